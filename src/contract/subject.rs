@@ -1,0 +1,97 @@
+//! Subject names, v0.5.0's and this project's additions.
+
+/// Every db-service subject starts with this.
+pub const SUBJECT_PREFIX: &str = "rosey.db.";
+
+/// The subscription that sees every db-service subject.
+pub const WILDCARD: &str = "rosey.db.>";
+
+/// A db-service subject. The enum keeps the set closed: a subject string that
+/// is not here is not ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    UserJoined,
+    UserLeft,
+    MessageLog,
+    StatsUserCount,
+    StatsHighWater,
+    StatusUpdate,
+    OutboundMarkSent,
+    /// Added by this project (contract section 5).
+    OutboundMarkFailed,
+    /// Request/reply.
+    OutboundGet,
+    /// Request/reply, added by this project.
+    OutboundEnqueue,
+    /// Request/reply.
+    RecentChatGet,
+}
+
+impl Subject {
+    /// Every subject, in a fixed order (for `watch`, docs and tests).
+    pub const ALL: [Subject; 11] = [
+        Subject::UserJoined,
+        Subject::UserLeft,
+        Subject::MessageLog,
+        Subject::StatsUserCount,
+        Subject::StatsHighWater,
+        Subject::StatusUpdate,
+        Subject::OutboundMarkSent,
+        Subject::OutboundMarkFailed,
+        Subject::OutboundGet,
+        Subject::OutboundEnqueue,
+        Subject::RecentChatGet,
+    ];
+
+    /// The NATS subject string.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Subject::UserJoined => "rosey.db.user.joined",
+            Subject::UserLeft => "rosey.db.user.left",
+            Subject::MessageLog => "rosey.db.message.log",
+            Subject::StatsUserCount => "rosey.db.stats.user_count",
+            Subject::StatsHighWater => "rosey.db.stats.high_water",
+            Subject::StatusUpdate => "rosey.db.status.update",
+            Subject::OutboundMarkSent => "rosey.db.messages.outbound.mark_sent",
+            Subject::OutboundMarkFailed => "rosey.db.messages.outbound.mark_failed",
+            Subject::OutboundGet => "rosey.db.messages.outbound.get",
+            Subject::OutboundEnqueue => "rosey.db.messages.outbound.enqueue",
+            Subject::RecentChatGet => "rosey.db.stats.recent_chat.get",
+        }
+    }
+
+    /// Parses a subject string; `None` for anything that is not a db-service subject.
+    pub fn parse(s: &str) -> Option<Subject> {
+        Subject::ALL.into_iter().find(|subject| subject.as_str() == s)
+    }
+
+    /// Whether the subject expects a reply.
+    pub const fn is_request(self) -> bool {
+        matches!(self, Subject::OutboundGet | Subject::OutboundEnqueue | Subject::RecentChatGet)
+    }
+
+    /// Whether the subject exists in v0.5.0 (the others are this project's additions).
+    pub const fn in_v05(self) -> bool {
+        !matches!(self, Subject::OutboundMarkFailed | Subject::OutboundEnqueue)
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subject_round_trips_and_starts_with_the_prefix() {
+        for subject in Subject::ALL {
+            assert!(subject.as_str().starts_with(SUBJECT_PREFIX));
+            assert_eq!(Subject::parse(subject.as_str()), Some(subject));
+        }
+        assert_eq!(Subject::parse("rosey.db.user"), None);
+    }
+}
