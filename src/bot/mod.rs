@@ -1,0 +1,22 @@
+//! The bot: channel events in, database commands out.
+//!
+//! [`Bot`] is sans-IO: its handlers take a normalized [`ChatEvent`] and the
+//! instant it was observed, update the channel state and return the
+//! [`Command`]s to send to the database side. They never await and never know
+//! whether a bus or the store itself is on the other end; [`runner`] drives
+//! them from a chat source and timers and hands their output to a
+//! [`DbLink`](crate::link::DbLink). That one seam is what lets the same
+//! handlers run in direct mode, on the simulated bus and on live NATS.
+//!
+//! [`ChatEvent`]: crate::cytube::ChatEvent
+//! [`Command`]: crate::contract::Command
+
+mod handlers;
+mod outbound;
+mod periodic;
+pub mod runner;
+pub mod summary;
+
+pub use handlers::Bot;
+pub use outbound::{Outbound, OutboundReport, Protocol};
+pub use runner::{InstantTimeline, ReplayReport, Runner, RunnerConfig, Timeline, TokioTimeline};

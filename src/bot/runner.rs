@@ -1,0 +1,416 @@
+//! Drives a [`Bot`] from a fixture and its timers, in virtual time.
+//!
+//! One loop owns the schedule, so order never depends on task scheduling:
+//! fixture events at a millisecond come before timer ticks at that
+//! millisecond, ticks at one instant run outbound, status, then user counts,
+//! and the outbound poll is the only thing allowed to be in flight while time
+//! moves on (as v0.5.0's separate outbound task was). Where virtual time comes
+//! from is a [`Timeline`]: an instant one for direct replays (virtual time
+//! jumps from due item to due item, requests resolve at the instant they are
+//! made), tokio's clock for live runs and for turmoil, whose hosts run tokio
+//! on simulated time.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
+use super::{Bot, OutboundReport};
+use crate::chat::{ChatSink, SayError};
+use crate::contract::{Command, Reply};
+use crate::fixture::{Fixture, Skip, TimedEvent};
+use crate::link::{DbLink, LinkError};
+use crate::trace::Trace;
+
+/// A source of virtual time (milliseconds since the replay's start).
+pub trait Timeline {
+    /// Virtual ms now.
+    fn now(&self) -> i64;
+    /// Waits until virtual ms `t` (returns at once when `t` has passed).
+    fn sleep_until(&mut self, t: i64) -> impl Future<Output = ()>;
+    /// Whether requests take no virtual time: they are awaited before time
+    /// moves on (direct mode, `speed=max`).
+    fn is_instant(&self) -> bool;
+}
+
+/// Virtual time that jumps to whatever is due next: no waiting at all.
+#[derive(Debug, Default)]
+pub struct InstantTimeline {
+    now: i64,
+}
+
+impl Timeline for InstantTimeline {
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    async fn sleep_until(&mut self, t: i64) {
+        self.now = self.now.max(t);
+    }
+
+    fn is_instant(&self) -> bool {
+        true
+    }
+}
+
+/// Virtual time on tokio's clock, scaled by `speed` (2.0 = twice real time).
+/// Under turmoil, tokio's clock is the simulation's.
+#[derive(Debug)]
+pub struct TokioTimeline {
+    origin: tokio::time::Instant,
+    speed: f64,
+}
+
+impl TokioTimeline {
+    pub fn new(speed: f64) -> TokioTimeline {
+        TokioTimeline { origin: tokio::time::Instant::now(), speed }
+    }
+}
+
+impl Timeline for TokioTimeline {
+    fn now(&self) -> i64 {
+        (self.origin.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
+    }
+
+    async fn sleep_until(&mut self, t: i64) {
+        let real_ms = (t.max(0) as f64 / self.speed) as u64;
+        tokio::time::sleep_until(self.origin + Duration::from_millis(real_ms)).await;
+    }
+
+    fn is_instant(&self) -> bool {
+        false
+    }
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// How long a request waits for its reply (v0.5.0: 2 s).
+    pub request_timeout: Duration,
+    /// The host name written in trace lines.
+    pub host: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> RunnerConfig {
+        RunnerConfig { request_timeout: Duration::from_secs(2), host: "bot".into() }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReplayReport {
+    /// Handled events by CyTube event name.
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Skipped lines and userlist entries.
+    pub skipped: Vec<Skip>,
+    /// Chat lines that were CyTube's history replay.
+    pub history_lines: u64,
+    /// Commands sent to the database side.
+    pub commands_sent: u64,
+    /// Commands sent, by subject (compare with the service's applied counts
+    /// to see what a fault lost).
+    pub sent_by_subject: BTreeMap<String, u64>,
+    /// Sends and requests that failed, by reason.
+    pub link_failures: BTreeMap<String, u64>,
+    /// `rosey:say` enqueues that got an id.
+    pub enqueued: u64,
+    pub outbound: OutboundReport,
+    /// Virtual duration of the replay, ms.
+    pub virtual_ms: i64,
+}
+
+type InFlight<'l> = Pin<Box<dyn Future<Output = Result<Reply, LinkError>> + 'l>>;
+
+/// What is due next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Event,
+    Outbound,
+    Status,
+    UserCount,
+    End,
+}
+
+/// Runs one bot over one chat source.
+pub struct Runner<'l, L: DbLink, C: ChatSink, T: Timeline> {
+    pub bot: Bot,
+    link: &'l L,
+    chat: C,
+    timeline: T,
+    trace: Trace,
+    config: RunnerConfig,
+    report: ReplayReport,
+    /// Resolves when the bot must stop early (SIGINT/SIGTERM in production).
+    stop: Option<Pin<Box<dyn Future<Output = ()> + 'l>>>,
+    stop_fired: bool,
+}
+
+impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
+    pub fn new(bot: Bot, link: &'l L, chat: C, timeline: T, trace: Trace, config: RunnerConfig) -> Self {
+        Runner {
+            bot,
+            link,
+            chat,
+            timeline,
+            trace,
+            config,
+            report: ReplayReport::default(),
+            stop: None,
+            stop_fired: false,
+        }
+    }
+
+    /// Stops the replay early, with the usual shutdown, when `stop` resolves.
+    pub fn with_stop(mut self, stop: impl Future<Output = ()> + 'l) -> Self {
+        self.stop = Some(Box::pin(stop));
+        self
+    }
+
+    /// Whether the stop signal has fired (polled without waiting).
+    fn stopped(&mut self) -> bool {
+        let fired = self.stop.as_mut().is_some_and(|stop| futures::FutureExt::now_or_never(stop).is_some());
+        if fired {
+            self.stop = None;
+            self.stop_fired = true;
+            tracing::info!("stop requested: shutting the bot down");
+        }
+        fired || self.stop_fired
+    }
+
+    /// Replays `fixture` to its end, then shuts the bot down (`user.left` for
+    /// everyone listed). Returns the report and the chat sink.
+    pub async fn replay(mut self, fixture: &Fixture) -> (ReplayReport, C, Bot) {
+        let end = fixture.end_ms();
+        self.report.skipped = fixture.skipped.clone();
+        for skip in &fixture.skipped {
+            tracing::warn!(line = skip.line, reason = %skip.reason, "fixture line skipped");
+            self.trace(skip_time(fixture, skip.line), "skip", json!({ "line": skip.line, "reason": skip.reason }));
+        }
+        let mut events = fixture.events.iter().peekable();
+        let mut next_outbound = OUTBOUND_PERIOD_MS;
+        let mut next_status = STATUS_PERIOD_MS;
+        let mut next_count = USER_COUNT_PERIOD_MS;
+        let link = self.link;
+        let mut in_flight: Option<InFlight<'l>> = None;
+
+        let mut end = end;
+        loop {
+            if self.stopped() {
+                end = self.timeline.now().min(end);
+                break;
+            }
+            let tick = next_outbound.min(next_status).min(next_count);
+            let (due_at, due) = match events.peek() {
+                Some(event) if event.at_ms <= tick && event.at_ms <= end => (event.at_ms, Due::Event),
+                _ if tick > end => (end, Due::End),
+                _ if tick == next_outbound => (tick, Due::Outbound),
+                _ if tick == next_status => (tick, Due::Status),
+                _ => (tick, Due::UserCount),
+            };
+
+            // Wait for the due instant, unless the poll in flight answers first.
+            let wake = match in_flight.as_mut() {
+                Some(poll) if self.timeline.is_instant() => Wake::Reply(poll.await),
+                Some(poll) => tokio::select! {
+                    biased;
+                    reply = poll => Wake::Reply(reply),
+                    stopped = wait_or_stop(&mut self.timeline, due_at, &mut self.stop) => Wake::Due { stopped },
+                },
+                None => Wake::Due { stopped: wait_or_stop(&mut self.timeline, due_at, &mut self.stop).await },
+            };
+            let reply = match wake {
+                Wake::Reply(reply) => Some(reply),
+                Wake::Due { stopped } => {
+                    self.stop_fired |= stopped;
+                    if stopped {
+                        continue;
+                    }
+                    None
+                }
+            };
+            if let Some(reply) = reply {
+                in_flight = None;
+                self.on_poll_reply(reply).await;
+                continue;
+            }
+
+            let at_ms = self.absolute(due_at);
+            match due {
+                Due::Event => {
+                    if let Some(event) = events.next() {
+                        self.on_event(event, at_ms).await;
+                    }
+                }
+                Due::Outbound => {
+                    next_outbound += OUTBOUND_PERIOD_MS;
+                    if in_flight.is_some() {
+                        self.trace(due_at, "poll_skipped", json!({ "reason": "previous poll in flight" }));
+                    } else {
+                        let request = self.bot.outbound.request(at_ms);
+                        self.trace_command(due_at, &request);
+                        in_flight = Some(Box::pin(link.request(request, self.config.request_timeout)));
+                    }
+                }
+                Due::Status => {
+                    next_status += STATUS_PERIOD_MS;
+                    let status = self.bot.status(at_ms, true);
+                    self.send(due_at, status).await;
+                }
+                Due::UserCount => {
+                    next_count += USER_COUNT_PERIOD_MS;
+                    if let Some(count) = self.bot.user_count(at_ms) {
+                        self.send(due_at, count).await;
+                    }
+                }
+                Due::End => break,
+            }
+        }
+
+        // Every request ends: let the last poll answer or time out.
+        if let Some(poll) = in_flight.take() {
+            let reply = poll.await;
+            self.on_poll_reply(reply).await;
+        }
+        let end_at = self.absolute(end);
+        self.trace(end, "shutdown", json!({ "listed": self.bot.state.users.len() }));
+        for command in self.bot.shutdown(end_at) {
+            self.send(end, command).await;
+        }
+        self.report.virtual_ms = end;
+        self.report.history_lines = self.bot.history_lines;
+        self.report.outbound = self.bot.outbound.report.clone();
+        (self.report, self.chat, self.bot)
+    }
+
+    fn absolute(&self, virtual_ms: i64) -> i64 {
+        self.bot.start_unix_ms + virtual_ms
+    }
+
+    async fn on_event(&mut self, event: &TimedEvent, at_ms: i64) {
+        *self.report.events_by_kind.entry(event.event.kind().to_string()).or_default() += 1;
+        self.trace(event.at_ms, "event", json!({ "line": event.line, "event": event.event.kind() }));
+        for command in self.bot.handle(&event.event, at_ms) {
+            self.send(event.at_ms, command).await;
+        }
+    }
+
+    /// Sends one command: events and marks fire-and-forget, requests (enqueue)
+    /// awaited for their reply.
+    async fn send(&mut self, t: i64, command: Command) {
+        self.trace_command(t, &command);
+        self.report.commands_sent += 1;
+        *self.report.sent_by_subject.entry(command.subject().as_str().to_string()).or_default() += 1;
+        if matches!(command, Command::Request(_)) {
+            let result = self.link.request(command, self.config.request_timeout).await;
+            match result {
+                Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {
+                    self.report.enqueued += 1;
+                    self.trace(t, "reply", json!({ "id": reply.id }));
+                }
+                Ok(reply) => self.trace(t, "reply", json!({ "reply": String::from_utf8_lossy(&reply.encode()) })),
+                Err(error) => self.link_failed(t, &error),
+            }
+        } else if let Err(error) = self.link.send(command).await {
+            self.link_failed(t, &error);
+        }
+    }
+
+    async fn on_poll_reply(&mut self, reply: Result<Reply, LinkError>) {
+        let now = self.timeline.now();
+        let at_ms = self.absolute(now);
+        match reply {
+            Ok(Reply::Outbound(rows)) => {
+                self.trace(now, "poll_reply", json!({ "ids": rows.iter().map(|r| r.id).collect::<Vec<_>>() }));
+                let mut chat =
+                    TracedChat { inner: &mut self.chat, trace: &self.trace, host: &self.config.host, t: now };
+                let marks = self.bot.outbound.on_rows(&rows, &self.bot.state, &mut chat, at_ms);
+                for mark in marks {
+                    self.send(now, mark).await;
+                }
+            }
+            Ok(other) => {
+                self.bot.outbound.on_poll_failed();
+                let error = LinkError::BadReply(String::from_utf8_lossy(&other.encode()).into_owned());
+                self.link_failed(now, &error);
+            }
+            Err(error) => {
+                self.bot.outbound.on_poll_failed();
+                self.link_failed(now, &error);
+            }
+        }
+    }
+
+    fn link_failed(&mut self, t: i64, error: &LinkError) {
+        tracing::warn!(%error, "database link failed");
+        *self.report.link_failures.entry(error.to_string()).or_default() += 1;
+        self.trace(t, "link_error", json!({ "error": error.to_string() }));
+    }
+
+    fn trace_command(&self, t: i64, command: &Command) {
+        let payload: serde_json::Value = serde_json::from_slice(&command.encode()).unwrap_or_default();
+        self.trace(t, "send", json!({ "subject": command.subject().as_str(), "payload": payload }));
+    }
+
+    fn trace(&self, t: i64, kind: &str, fields: serde_json::Value) {
+        self.trace.record(t, &self.config.host, kind, fields);
+    }
+}
+
+/// Why the loop woke up.
+enum Wake {
+    Reply(Result<Reply, LinkError>),
+    Due { stopped: bool },
+}
+
+/// Waits until `t` on `timeline`, or until `stop` fires (then returns true
+/// and drops it, so a finished future is never polled again).
+async fn wait_or_stop<T: Timeline>(
+    timeline: &mut T,
+    t: i64,
+    stop: &mut Option<Pin<Box<dyn Future<Output = ()> + '_>>>,
+) -> bool {
+    let fired = match stop.as_mut() {
+        Some(signal) => tokio::select! {
+            biased;
+            () = signal => true,
+            () = timeline.sleep_until(t) => false,
+        },
+        None => {
+            timeline.sleep_until(t).await;
+            false
+        }
+    };
+    if fired {
+        *stop = None;
+    }
+    fired
+}
+
+/// A skipped line's place in time: the at_ms of the nearest handled event before it.
+fn skip_time(fixture: &Fixture, line: usize) -> i64 {
+    fixture.events.iter().take_while(|e| e.line < line).last().map_or(0, |e| e.at_ms)
+}
+
+/// Records every line said into the trace.
+struct TracedChat<'a, C: ChatSink> {
+    inner: &'a mut C,
+    trace: &'a Trace,
+    host: &'a str,
+    t: i64,
+}
+
+impl<C: ChatSink> ChatSink for TracedChat<'_, C> {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+        let result = self.inner.say(at_ms, text);
+        let outcome = match &result {
+            Ok(()) => "said".to_string(),
+            Err(error) => error.to_string(),
+        };
+        self.trace.record(self.t, self.host, "say", json!({ "text": text, "outcome": outcome }));
+        result
+    }
+}

@@ -1,0 +1,50 @@
+//! Direct mode: the bot calls the store in its own process.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use super::{DbLink, LinkError};
+use crate::clock::Clock;
+use crate::contract::{Command, Reply};
+use crate::service::{apply, command_now};
+use crate::store::Store;
+
+/// The store, called in-process. Each command is applied as it arrives, with
+/// "now" from its `at_ms` (or `clock` when absent), exactly as the db-service
+/// would apply it: a fault-free bus run and a direct run write the same rows.
+pub struct DirectLink<C: Clock> {
+    store: RefCell<Store>,
+    clock: C,
+}
+
+impl<C: Clock> DirectLink<C> {
+    pub fn new(store: Store, clock: C) -> DirectLink<C> {
+        DirectLink { store: RefCell::new(store), clock }
+    }
+
+    /// Gives the store back (to inspect or close it).
+    pub fn into_store(self) -> Store {
+        self.store.into_inner()
+    }
+
+    /// Runs `f` on the store (a borrow; never held across an await).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.borrow_mut())
+    }
+
+    fn apply(&self, command: &Command) -> Result<Option<Reply>, LinkError> {
+        let now = command_now(command, &self.clock);
+        tracing::debug!(subject = %command.subject(), "[DB] apply");
+        apply(&mut self.store.borrow_mut(), command, now).map_err(|e| LinkError::Store(e.to_string()))
+    }
+}
+
+impl<C: Clock> DbLink for DirectLink<C> {
+    async fn send(&self, command: Command) -> Result<(), LinkError> {
+        self.apply(&command).map(drop)
+    }
+
+    async fn request(&self, command: Command, _timeout: Duration) -> Result<Reply, LinkError> {
+        self.apply(&command)?.ok_or_else(|| LinkError::Other(format!("{} takes no reply", command.subject())))
+    }
+}
