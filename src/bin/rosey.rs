@@ -1,0 +1,150 @@
+//! `rosey`: the bot and its db-service in production mode, over a live nats-server.
+//!
+//! ```text
+//! nats-server -p 4222 &
+//! rosey db-service --db bot_data.db &
+//! rosey bot --chat replay:fixtures/chat/evening.jsonl,speed=max
+//! rosey say "hello"
+//! rosey watch
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rosey::app::{self, BotMode, ChatSpec};
+use rosey::config::Settings;
+
+/// The Rosey bot's database path over NATS.
+#[derive(Parser)]
+#[command(name = "rosey", version, about)]
+struct Cli {
+    /// TOML configuration file; ROSEY_* environment variables and flags override it.
+    #[arg(long, env = "ROSEY_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Log filter (error, warn, info, debug, or a tracing filter such as rosey=debug).
+    #[arg(long, env = "ROSEY_LOG", default_value = "info", global = true)]
+    log: String,
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the database over NATS until SIGINT/SIGTERM (then drain and commit).
+    DbService,
+    /// Run the bot against a chat source.
+    Bot {
+        /// The chat source: replay:<fixture.jsonl>[,speed=<x>|max].
+        #[arg(long)]
+        chat: ChatSpec,
+        /// Where database commands go.
+        #[arg(long, value_enum, default_value_t = BotMode::Nats)]
+        mode: BotMode,
+    },
+    /// Enqueue an outbound message for the bot to say; prints its id.
+    Say {
+        /// The message (trimmed; must not be empty).
+        text: String,
+    },
+    /// Print decoded bus traffic live.
+    Watch {
+        /// The subject to watch (wildcards allowed).
+        #[arg(default_value = "rosey.>")]
+        subject: String,
+        /// Stop after this many messages.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_exit(err),
+    };
+    init_logging(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> rosey::Result<()> {
+    let file = match &cli.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    let settings = cli.settings.over(file);
+    match cli.command {
+        Command::DbService => {
+            let report = app::run_db_service(&settings, shutdown_signal()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Bot { chat, mode } => {
+            let (report, said) = app::run_bot(&settings, &chat, mode, shutdown_signal()).await?;
+            print!("{}", rosey::bot::summary::render(&report, &said, std::time::Duration::ZERO, "-"));
+        }
+        Command::Say { text } => println!("{}", app::say(&settings, &text).await?),
+        Command::Watch { subject, count } => {
+            app::watch(&settings, &subject, count, &mut std::io::stdout(), shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutdown signal received");
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Help and version print as clap formats them; a usage error becomes one line.
+fn clap_exit(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = err.to_string();
+            eprintln!("{} (see --help)", rendered.lines().next().unwrap_or("invalid arguments"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

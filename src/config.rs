@@ -1,0 +1,168 @@
+//! Configuration: a TOML file, then `ROSEY_*` environment variables, then
+//! flags; each later source overrides the earlier ones.
+//!
+//! # Format
+//!
+//! ```toml
+//! nats_url = "nats://127.0.0.1:4222"
+//! nats_user = "rosey"            # with nats_password
+//! nats_password = "secret"
+//! nats_token = "t0ken"           # or a token
+//! nats_creds = "/etc/rosey/rosey.creds"   # or a creds file
+//! nats_tls = true                # require TLS
+//! nats_tls_ca = "/etc/rosey/ca.pem"
+//! request_timeout_ms = 2000
+//! db = "bot_data.db"
+//! queue_group = "rosey-db"
+//! protocol = "hardened"          # or "v0.5"
+//! ```
+//!
+//! Every key has the environment variable `ROSEY_<KEY>` (upper case) and the
+//! flag `--<key>` with dashes (`--nats-url`, `--request-timeout-ms`, ...).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::bot::Protocol;
+use crate::transport::NatsOptions;
+
+/// The keys, all optional, as read from one source.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// NATS server URL(s), comma-separated.
+    #[arg(long, env = "ROSEY_NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+    /// NATS user (with --nats-password).
+    #[arg(long, env = "ROSEY_NATS_USER", global = true)]
+    pub nats_user: Option<String>,
+    /// NATS password.
+    #[arg(long, env = "ROSEY_NATS_PASSWORD", global = true, hide_env_values = true)]
+    pub nats_password: Option<String>,
+    /// NATS auth token.
+    #[arg(long, env = "ROSEY_NATS_TOKEN", global = true, hide_env_values = true)]
+    pub nats_token: Option<String>,
+    /// NATS credentials (.creds) file.
+    #[arg(long, env = "ROSEY_NATS_CREDS", global = true)]
+    pub nats_creds: Option<PathBuf>,
+    /// Require TLS to the NATS server.
+    #[arg(long, env = "ROSEY_NATS_TLS", global = true)]
+    pub nats_tls: Option<bool>,
+    /// CA certificate to trust for the NATS server's TLS.
+    #[arg(long, env = "ROSEY_NATS_TLS_CA", global = true)]
+    pub nats_tls_ca: Option<PathBuf>,
+    /// How long a request waits for its reply, ms (default 2000).
+    #[arg(long, env = "ROSEY_REQUEST_TIMEOUT_MS", global = true)]
+    pub request_timeout_ms: Option<u64>,
+    /// SQLite database file (default bot_data.db).
+    #[arg(long, env = "ROSEY_DB", global = true)]
+    pub db: Option<PathBuf>,
+    /// The db-service's queue group (default rosey-db).
+    #[arg(long, env = "ROSEY_QUEUE_GROUP", global = true)]
+    pub queue_group: Option<String>,
+    /// Outbound protocol: hardened (default) or v0.5.
+    #[arg(long, env = "ROSEY_PROTOCOL", global = true)]
+    pub protocol: Option<Protocol>,
+}
+
+/// The defaults every unset key falls back to.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+pub const DEFAULT_DB: &str = "bot_data.db";
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 2_000;
+
+/// A configuration problem, naming the file and what to fix.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Reads a TOML file of settings.
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read the config file {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| {
+            let message = e.message().to_string();
+            ConfigError(format!("config file {}: {message}", path.display()))
+        })
+    }
+
+    /// `self` with every unset key taken from `lower`.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            nats_url: self.nats_url.or(lower.nats_url),
+            nats_user: self.nats_user.or(lower.nats_user),
+            nats_password: self.nats_password.or(lower.nats_password),
+            nats_token: self.nats_token.or(lower.nats_token),
+            nats_creds: self.nats_creds.or(lower.nats_creds),
+            nats_tls: self.nats_tls.or(lower.nats_tls),
+            nats_tls_ca: self.nats_tls_ca.or(lower.nats_tls_ca),
+            request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
+            db: self.db.or(lower.db),
+            queue_group: self.queue_group.or(lower.queue_group),
+            protocol: self.protocol.or(lower.protocol),
+        }
+    }
+
+    pub fn nats_options(&self, name: &str) -> NatsOptions {
+        NatsOptions {
+            url: self.nats_url.clone().unwrap_or_else(|| DEFAULT_NATS_URL.to_string()),
+            name: name.to_string(),
+            user: self.nats_user.clone(),
+            password: self.nats_password.clone(),
+            token: self.nats_token.clone(),
+            creds_file: self.nats_creds.clone(),
+            tls: self.nats_tls.unwrap_or(false),
+            tls_ca: self.nats_tls_ca.clone(),
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_sources_override_earlier_ones() {
+        let file = Settings { nats_url: Some("nats://file".into()), db: Some("file.db".into()), ..Settings::default() };
+        let flags = Settings { nats_url: Some("nats://flag".into()), ..Settings::default() };
+        let merged = flags.over(file);
+        assert_eq!(merged.nats_options("t").url, "nats://flag");
+        assert_eq!(merged.db_path(), PathBuf::from("file.db"));
+        assert_eq!(merged.request_timeout(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn file_reads_keys_and_rejects_unknown_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(&good, "nats_url = \"nats://x:1\"\nprotocol = \"v0.5\"\nrequest_timeout_ms = 500\n").unwrap();
+        let settings = Settings::from_file(&good).unwrap();
+        assert_eq!(settings.protocol(), Protocol::V05);
+        assert_eq!(settings.request_timeout(), Duration::from_millis(500));
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "nats_ulr = \"typo\"\n").unwrap();
+        let err = Settings::from_file(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("nats_ulr"), "{err}");
+    }
+}

@@ -1,0 +1,266 @@
+//! The db-service loop: subscribe, apply in arrival order, commit in groups,
+//! answer requests.
+//!
+//! v0.5.0 committed (and fsync'd) once per event, so under a chat burst an
+//! `outbound.get` waited behind thousands of commits and the bot's 2 s request
+//! timed out (defect 4). Here one subscription to `rosey.db.>` keeps arrival
+//! order across all subjects; whatever has already arrived is applied inside
+//! one transaction (one savepoint per command, so a failing command is rolled
+//! back alone) and committed once. Reads are answered the moment they are
+//! reached, from the open transaction, which already holds every effect
+//! received before them; write requests (enqueue) are answered after the
+//! commit that makes them durable.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::{apply, command_now};
+use crate::clock::Clock;
+use crate::contract::{Command, Reply, Request, WILDCARD};
+use crate::store::Store;
+use crate::trace::Trace;
+use crate::transport::{BusMessage, Subscription, Transport, TransportError};
+
+/// The default queue group: instances in it share the load, each message goes to one.
+pub const DEFAULT_QUEUE_GROUP: &str = "rosey-db";
+
+/// How the service commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    /// One transaction over whatever has arrived, up to `max_batch` commands.
+    Group { max_batch: usize },
+    /// One commit per command, as v0.5.0.
+    PerCommand,
+}
+
+/// Settings of a db-service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Queue group; `None` subscribes plainly (v0.5.0: every instance sees every event).
+    pub queue_group: Option<String>,
+    pub commit: CommitMode,
+    /// The host name in trace lines.
+    pub host: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> ServiceConfig {
+        ServiceConfig {
+            queue_group: Some(DEFAULT_QUEUE_GROUP.to_string()),
+            commit: CommitMode::Group { max_batch: 1024 },
+            host: "db".into(),
+        }
+    }
+}
+
+/// What a db-service did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceReport {
+    /// Commands applied, by subject.
+    pub applied: BTreeMap<String, u64>,
+    /// Payloads skipped as malformed, by subject.
+    pub malformed: BTreeMap<String, u64>,
+    /// Commands the store rejected (rolled back alone).
+    pub store_errors: u64,
+    /// Commits.
+    pub commits: u64,
+    /// Replies sent.
+    pub replies: u64,
+}
+
+impl ServiceReport {
+    pub fn applied_total(&self) -> u64 {
+        self.applied.values().sum()
+    }
+}
+
+/// A pause after each commit: how the simulator models a slow disk.
+pub type CommitDelay = Box<dyn Fn() -> Duration>;
+
+/// One db-service instance.
+pub struct DbService<T: Transport, C: Clock> {
+    transport: T,
+    store: Store,
+    clock: C,
+    config: ServiceConfig,
+    report: ServiceReport,
+    trace: Option<Trace>,
+    commit_delay: Option<CommitDelay>,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl<T: Transport, C: Clock> DbService<T, C> {
+    pub fn new(transport: T, store: Store, clock: C, config: ServiceConfig) -> Self {
+        DbService {
+            transport,
+            store,
+            clock,
+            config,
+            report: ServiceReport::default(),
+            trace: None,
+            commit_delay: None,
+            ready: None,
+        }
+    }
+
+    /// Records every applied command into `trace` (times from `clock`).
+    pub fn with_trace(mut self, trace: Trace) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// Pauses after every commit for what `delay` says (simulated slow disk).
+    pub fn with_commit_delay(mut self, delay: CommitDelay) -> Self {
+        self.commit_delay = Some(delay);
+        self
+    }
+
+    /// Signals `ready` once the subscription is confirmed by the server, so a
+    /// caller can start sending without racing the subscription.
+    pub fn with_ready(mut self, ready: tokio::sync::oneshot::Sender<()>) -> Self {
+        self.ready = Some(ready);
+        self
+    }
+
+    pub fn report(&self) -> &ServiceReport {
+        &self.report
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves or the subscription closes, then
+    /// applies what has already arrived, commits and flushes. Never closes
+    /// sessions: that is the bot's job when it shuts down (contract section 5).
+    ///
+    /// # Errors
+    ///
+    /// Only when the subscription cannot be made.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
+        let mut subscription = self.transport.subscribe(WILDCARD, self.config.queue_group.as_deref()).await?;
+        self.transport.round_trip().await?;
+        tracing::info!(queue_group = ?self.config.queue_group, "[NATS] db-service subscribed to {WILDCARD}");
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(());
+        }
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let first = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                message = subscription.next() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+            };
+            self.batch(first, &mut subscription).await;
+        }
+        // Drain. After a round trip every message the server already routed
+        // to us is in our buffer; all of it is applied and committed before we go.
+        if let Err(error) = self.transport.round_trip().await {
+            tracing::warn!(%error, "[NATS] round trip at shutdown failed; draining what arrived");
+        }
+        while let Some(message) = subscription.try_next() {
+            self.batch(message, &mut subscription).await;
+        }
+        if let Err(error) = self.transport.flush().await {
+            tracing::warn!(%error, "[NATS] flush of the last replies failed");
+        }
+        tracing::info!(applied = self.report.applied_total(), commits = self.report.commits, "db-service stopped");
+        Ok((self.report, self.store))
+    }
+
+    /// Applies `first` and, in group mode, whatever else has already arrived,
+    /// then commits and sends the replies that wait for the commit.
+    async fn batch(&mut self, first: BusMessage, subscription: &mut T::Subscription) {
+        let mut after_commit = Vec::new();
+        match self.config.commit {
+            CommitMode::PerCommand => self.handle(first, &mut after_commit).await,
+            CommitMode::Group { max_batch } => {
+                if let Err(error) = self.store.begin_batch() {
+                    tracing::error!(%error, "cannot open a transaction; applying this command alone");
+                }
+                self.handle(first, &mut after_commit).await;
+                for _ in 1..max_batch {
+                    let Some(message) = subscription.try_next() else { break };
+                    self.handle(message, &mut after_commit).await;
+                }
+                if let Err(error) = self.store.commit_batch() {
+                    tracing::error!(%error, "commit failed: this batch is lost");
+                    let reply = Reply::Error(format!("commit failed: {error}")).encode();
+                    for (_, payload) in after_commit.iter_mut() {
+                        *payload = Bytes::from(reply.clone());
+                    }
+                }
+            }
+        }
+        self.report.commits += 1;
+        if let Some(delay) = &self.commit_delay {
+            let pause = delay();
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        for (reply_to, payload) in after_commit {
+            self.reply(&reply_to, payload).await;
+        }
+    }
+
+    /// Decodes and applies one message. Read replies go out at once; write
+    /// replies are pushed to `after_commit`.
+    async fn handle(&mut self, message: BusMessage, after_commit: &mut Vec<(String, Bytes)>) {
+        let command = match Command::decode(&message.subject, &message.payload) {
+            Ok(command) => command,
+            Err(error) => {
+                *self.report.malformed.entry(message.subject.clone()).or_default() += 1;
+                tracing::warn!(subject = %message.subject, reason = %error.reason, "malformed payload skipped");
+                self.record("malformed", json!({ "subject": message.subject, "reason": error.reason }));
+                if let Some(reply_to) = &message.reply {
+                    self.reply(reply_to, Bytes::from(Reply::Error(error.to_string()).encode())).await;
+                }
+                return;
+            }
+        };
+        let now = command_now(&command, &self.clock);
+        let subject = command.subject();
+        let payload = match apply(&mut self.store, &command, now) {
+            Ok(reply) => {
+                *self.report.applied.entry(subject.as_str().to_string()).or_default() += 1;
+                self.record("apply", json!({ "subject": subject.as_str(), "now": now }));
+                reply.map(|r| r.encode())
+            }
+            Err(error) => {
+                self.report.store_errors += 1;
+                tracing::warn!(%subject, %error, "store rejected the command; rolled back");
+                self.record("store_error", json!({ "subject": subject.as_str(), "error": error.to_string() }));
+                Some(Reply::Error(error.to_string()).encode())
+            }
+        };
+        let (Some(reply_to), Some(payload)) = (message.reply, payload) else { return };
+        let is_write = matches!(command, Command::Request(Request::Enqueue(_)));
+        if is_write && self.store.in_batch() {
+            after_commit.push((reply_to, Bytes::from(payload)));
+        } else {
+            self.reply(&reply_to, Bytes::from(payload)).await;
+        }
+    }
+
+    async fn reply(&mut self, reply_to: &str, payload: Bytes) {
+        self.report.replies += 1;
+        if let Err(error) = self.transport.publish(reply_to, payload).await {
+            tracing::warn!(%error, "[NATS] reply could not be sent");
+        }
+    }
+
+    fn record(&self, kind: &str, fields: serde_json::Value) {
+        if let Some(trace) = &self.trace {
+            let t = self.clock.now_ms();
+            trace.record(t, &self.config.host, kind, fields);
+        }
+    }
+}

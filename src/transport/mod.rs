@@ -1,0 +1,104 @@
+//! The bus, behind a trait: publish, request with a timeout, subscribe
+//! (optionally in a queue group).
+//!
+//! Bot and db-service are written against [`Transport`] only. [`NatsTransport`]
+//! speaks to a live nats-server through async-nats; the simulator's bus client
+//! (crate `rosey-sim`) is the second implementation and runs inside turmoil.
+
+mod nats;
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use nats::{NatsOptions, NatsTransport};
+
+/// A message as delivered to a subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusMessage {
+    pub subject: String,
+    /// Where to send the reply, for requests.
+    pub reply: Option<String>,
+    pub payload: Bytes,
+}
+
+/// Why a bus operation failed; the cases stay apart because callers react
+/// differently to each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// A request got no reply in time.
+    TimedOut,
+    /// Nobody subscribes to the request's subject.
+    NoResponders,
+    /// The connection is down and the operation could not be queued.
+    Disconnected(String),
+    /// The payload exceeds the server's `max_payload`.
+    PayloadTooLarge(usize),
+    /// The subject or queue group is not valid NATS.
+    InvalidSubject(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::TimedOut => f.write_str("request timed out"),
+            TransportError::NoResponders => f.write_str("no responders"),
+            TransportError::Disconnected(why) => write!(f, "disconnected: {why}"),
+            TransportError::PayloadTooLarge(size) => write!(f, "payload of {size} bytes is too large"),
+            TransportError::InvalidSubject(why) => write!(f, "invalid subject: {why}"),
+            TransportError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// A subscription's message stream.
+pub trait Subscription {
+    /// The next message; `None` once the subscription is closed.
+    fn next(&mut self) -> impl Future<Output = Option<BusMessage>>;
+
+    /// The next message if one is already waiting, without blocking: lets the
+    /// db-service grow a batch only from what has already arrived.
+    fn try_next(&mut self) -> Option<BusMessage>;
+}
+
+/// A connection to the bus.
+pub trait Transport {
+    type Subscription: Subscription;
+
+    /// Publishes fire-and-forget (at-most-once, like core NATS).
+    fn publish(&self, subject: &str, payload: Bytes) -> impl Future<Output = Result<(), TransportError>>;
+
+    /// Sends a request and waits up to `timeout` for the first reply.
+    fn request(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<BusMessage, TransportError>>;
+
+    /// Subscribes to `subject` (wildcards allowed), in `queue_group` when given.
+    fn subscribe(
+        &self,
+        subject: &str,
+        queue_group: Option<&str>,
+    ) -> impl Future<Output = Result<Self::Subscription, TransportError>>;
+
+    /// Waits until what was published so far has been written to the socket.
+    /// Proves nothing about the server: see [`Transport::round_trip`].
+    fn flush(&self) -> impl Future<Output = Result<(), TransportError>>;
+
+    /// A round trip through the server on this connection: when it returns,
+    /// the server has processed everything this connection sent before it
+    /// (so routed it to subscribers), and this connection has received
+    /// everything the server queued for it before it. The synchronization
+    /// point for "all published" and "all delivered", without sleeps.
+    fn round_trip(&self) -> impl Future<Output = Result<(), TransportError>>;
+
+    /// Whether the connection is up right now (dual mode falls back when not).
+    fn is_connected(&self) -> bool;
+}

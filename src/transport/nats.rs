@@ -1,0 +1,170 @@
+//! [`Transport`] over async-nats against a live nats-server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::client::{PublishErrorKind, RequestErrorKind};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::{BusMessage, Subscription, Transport, TransportError};
+
+/// How long a [`Transport::round_trip`] may take before it is reported as timed out.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to reach and authenticate to nats-server.
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    /// `nats://host:port` (several comma-separated URLs allowed).
+    pub url: String,
+    /// The connection name shown by the server's monitoring.
+    pub name: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    /// A `.creds` file (JWT + nkey seed).
+    pub creds_file: Option<PathBuf>,
+    /// Require TLS.
+    pub tls: bool,
+    /// A CA certificate to trust, for a server with a private CA.
+    pub tls_ca: Option<PathBuf>,
+}
+
+/// A live NATS connection.
+#[derive(Clone, Debug)]
+pub struct NatsTransport {
+    client: async_nats::Client,
+}
+
+impl NatsTransport {
+    /// Connects, logging every later disconnect and reconnect (never fatal:
+    /// async-nats reconnects by itself and resubscribes).
+    ///
+    /// # Errors
+    ///
+    /// When the first connection fails: the message names the URL and what to check.
+    pub async fn connect(options: &NatsOptions) -> Result<NatsTransport, TransportError> {
+        let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(|event| async move {
+            match event {
+                async_nats::Event::Connected => tracing::info!("[NATS] connected"),
+                async_nats::Event::Disconnected => tracing::warn!("[NATS] disconnected; reconnecting"),
+                other => tracing::warn!("[NATS] {other}"),
+            }
+        });
+        if let (Some(user), Some(password)) = (&options.user, &options.password) {
+            connect = connect.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &options.token {
+            connect = connect.token(token.clone());
+        }
+        if let Some(path) = &options.creds_file {
+            connect = connect.credentials_file(path).await.map_err(|e| {
+                TransportError::Other(format!("cannot read the NATS creds file {}: {e}", path.display()))
+            })?;
+        }
+        if options.tls {
+            connect = connect.require_tls(true);
+        }
+        if let Some(ca) = &options.tls_ca {
+            connect = connect.add_root_certificates(ca.clone());
+        }
+        let client = connect.connect(options.url.as_str()).await.map_err(|e| {
+            TransportError::Disconnected(format!(
+                "cannot connect to NATS at {}: {e} (is nats-server running there? check the URL and credentials)",
+                options.url
+            ))
+        })?;
+        Ok(NatsTransport { client })
+    }
+
+    /// The underlying client, for tools that need more than the trait.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+}
+
+impl Transport for NatsTransport {
+    type Subscription = NatsSubscription;
+
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
+        let size = payload.len();
+        self.client.publish(subject.to_string(), payload).await.map_err(|e| match e.kind() {
+            PublishErrorKind::MaxPayloadExceeded => TransportError::PayloadTooLarge(size),
+            PublishErrorKind::InvalidSubject => TransportError::InvalidSubject(subject.to_string()),
+            PublishErrorKind::Send => TransportError::Disconnected(e.to_string()),
+        })
+    }
+
+    async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<BusMessage, TransportError> {
+        let size = payload.len();
+        let request = async_nats::Request::new().payload(payload).timeout(Some(timeout));
+        match self.client.send_request(subject.to_string(), request).await {
+            Ok(message) => Ok(BusMessage {
+                subject: message.subject.to_string(),
+                reply: message.reply.map(|r| r.to_string()),
+                payload: message.payload,
+            }),
+            Err(e) => Err(match e.kind() {
+                RequestErrorKind::TimedOut => TransportError::TimedOut,
+                RequestErrorKind::NoResponders => TransportError::NoResponders,
+                RequestErrorKind::MaxPayloadExceeded => TransportError::PayloadTooLarge(size),
+                RequestErrorKind::InvalidSubject => TransportError::InvalidSubject(subject.to_string()),
+                _ => TransportError::Other(e.to_string()),
+            }),
+        }
+    }
+
+    async fn subscribe(&self, subject: &str, queue_group: Option<&str>) -> Result<NatsSubscription, TransportError> {
+        let result = match queue_group {
+            Some(group) => self.client.queue_subscribe(subject.to_string(), group.to_string()).await,
+            None => self.client.subscribe(subject.to_string()).await,
+        };
+        result
+            .map(|inner| NatsSubscription { inner })
+            .map_err(|e| TransportError::Other(format!("cannot subscribe to {subject}: {e}")))
+    }
+
+    async fn flush(&self) -> Result<(), TransportError> {
+        self.client.flush().await.map_err(|e| TransportError::Disconnected(e.to_string()))
+    }
+
+    async fn round_trip(&self) -> Result<(), TransportError> {
+        let inbox = self.client.new_inbox();
+        let mut echo = self.subscribe(&inbox, None).await?;
+        self.publish(&inbox, Bytes::new()).await?;
+        self.flush().await?;
+        match tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(TransportError::Disconnected("round trip subscription closed".into())),
+            Err(_) => Err(TransportError::TimedOut),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}
+
+/// An async-nats subscriber.
+#[derive(Debug)]
+pub struct NatsSubscription {
+    inner: async_nats::Subscriber,
+}
+
+fn convert(message: async_nats::Message) -> BusMessage {
+    BusMessage {
+        subject: message.subject.to_string(),
+        reply: message.reply.map(|r| r.to_string()),
+        payload: message.payload,
+    }
+}
+
+impl Subscription for NatsSubscription {
+    async fn next(&mut self) -> Option<BusMessage> {
+        self.inner.next().await.map(convert)
+    }
+
+    fn try_next(&mut self) -> Option<BusMessage> {
+        futures::FutureExt::now_or_never(self.inner.next()).flatten().map(convert)
+    }
+}
