@@ -1,0 +1,98 @@
+//! The `rosey-sim` binary as a user meets it: a summary on success, and a
+//! one-line error with a non-zero exit (never a panic or a backtrace) on bad
+//! arguments and bad fixtures.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rosey_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rosey-sim"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the rosey-sim binary runs")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/chat").join(name).display().to_string()
+}
+
+/// Asserts a failed run printed exactly one line on stderr containing `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "expected one line, got: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unknown_argument_is_a_one_line_error() {
+    assert_one_line_error(&rosey_sim(&["run", "--frobnicate"]), "--frobnicate");
+    assert_one_line_error(&rosey_sim(&["fly"]), "fly");
+}
+
+#[test]
+fn missing_fixture_is_a_one_line_error() {
+    assert_one_line_error(&rosey_sim(&["run", "/no/such/fixture.jsonl"]), "/no/such/fixture.jsonl");
+}
+
+#[test]
+fn bad_header_and_non_json_line_are_one_line_errors_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_header = dir.path().join("bad_header.jsonl");
+    std::fs::write(&bad_header, "{\"rosey_fixture\": 9, \"channel\": \"c\"}\n").unwrap();
+    assert_one_line_error(&rosey_sim(&["run", bad_header.to_str().unwrap()]), "bad_header.jsonl:1: bad header");
+
+    let non_json = dir.path().join("non_json.jsonl");
+    std::fs::write(
+        &non_json,
+        "{\"rosey_fixture\": 1, \"channel\": \"c\", \"bot\": \"B\", \"start_unix_ms\": 0}\n{\"at_ms\": 0, \"event\": \"usercount\", \"data\": 1}\nnot json at all\n",
+    )
+    .unwrap();
+    let db = dir.path().join("never.db");
+    let output = rosey_sim(&["run", non_json.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    assert_one_line_error(&output, "non_json.jsonl:3: not JSON");
+    assert!(!db.exists(), "a fixture that does not parse must not create the database");
+}
+
+#[test]
+fn bad_database_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("notes.db");
+    std::fs::write(&db, "these are my notes, not a database").unwrap();
+    assert_one_line_error(&rosey_sim(&["run", &fixture("smoke.jsonl"), "--db", db.to_str().unwrap()]), "notes.db");
+    assert_eq!(std::fs::read_to_string(&db).unwrap(), "these are my notes, not a database");
+}
+
+#[test]
+fn run_prints_a_summary_and_twice_the_same_trace_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for run in 0..2 {
+        let db = dir.path().join(format!("e{run}.db"));
+        let output = rosey_sim(&["run", &fixture("smoke.jsonl"), "--mode", "direct", "--db", db.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        for section in ["events handled:", "skipped:", "lines said:", "virtual duration:", "wall time:", "trace hash:"]
+        {
+            assert!(stdout.contains(section), "summary lacks {section:?}:\n{stdout}");
+        }
+        hashes.push(stdout.lines().find(|l| l.starts_with("trace hash:")).unwrap().to_string());
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
+#[test]
+fn trace_file_has_one_json_line_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let output = rosey_sim(&["run", &fixture("smoke.jsonl"), "--trace", trace.to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.lines().count() > 10);
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("every trace line is JSON");
+        assert!(value["t"].is_i64() && value["host"].is_string() && value["kind"].is_string(), "{line}");
+    }
+}
