@@ -98,6 +98,27 @@ async fn every_subject_reaches_sqlite() {
     assert_eq!((status[1].clone(), status[7].clone()), (json!("Rosey"), json!(3)));
 }
 
+/// Stopping the db-service closes no session (contract section 5: a restart
+/// closes nothing); only the bot's shutdown `user.left`s do.
+#[tokio::test]
+async fn stopping_the_service_leaves_sessions_open() {
+    let server = NatsServer::start();
+    let svc = service(&server.url(), Store::open_in_memory(T0).unwrap(), ServiceConfig::default()).await;
+    let client = connect(&server.url(), "client").await;
+    let body = async {
+        svc.ready.await.unwrap();
+        let joined = json!({"username": "amy", "at_ms": T0 * 1000});
+        client.publish(Subject::UserJoined.as_str(), Bytes::from(joined.to_string())).await.unwrap();
+        client.round_trip().await.unwrap();
+        svc.stop.send(()).unwrap();
+    };
+    let ((report, store), ()) = tokio::join!(svc.run, body);
+    assert_eq!(report.applied_total(), 1);
+    let dump = store.dump().unwrap();
+    let amy = &dump.table("user_stats").unwrap().rows[0];
+    assert_eq!((amy[4].clone(), amy[5].clone()), (json!(0), json!(T0)), "the session is still open");
+}
+
 /// evening.jsonl through the live bus writes the same database as direct mode.
 #[tokio::test]
 async fn evening_over_live_bus_equals_direct_mode() {

@@ -90,6 +90,20 @@ mod tests {
     }
 
     #[test]
+    fn rank_is_omitted_until_known_and_media_clears_when_the_playlist_empties() {
+        let mut bot = Bot::new("lounge", "Rosey", 0, Protocol::Hardened);
+        feed(&mut bot, "playlist", json!([{"uid": 1}]));
+        feed(&mut bot, "changeMedia", json!({"title": "Song", "seconds": 200}));
+        let Command::Status(status) = bot.status(10_000, true) else { unreachable!() };
+        assert!(!status.status_data.contains_key("bot_rank"));
+        assert_eq!(status.status_data["current_media_title"], json!("Song"));
+        feed(&mut bot, "delete", json!({"uid": 1}));
+        let Command::Status(status) = bot.status(20_000, true) else { unreachable!() };
+        assert_eq!(status.status_data["playlist_items"], json!(0));
+        assert!(!status.status_data.contains_key("current_media_title"));
+    }
+
+    #[test]
     fn user_count_only_while_someone_is_listed() {
         let mut bot = Bot::new("lounge", "Rosey", 0, Protocol::Hardened);
         assert_eq!(bot.user_count(300_000), None);

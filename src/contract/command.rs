@@ -222,6 +222,8 @@ mod tests {
             (Subject::OutboundMarkSent.as_str(), r#"{"message_id": "x"}"#.into(), "invalid type"),
             (Subject::UserLeft.as_str(), "not json".into(), "not JSON"),
             ("rosey.db.nope", "{}".into(), "unknown subject"),
+            (Subject::UserJoined.as_str(), r#"{"username": "a", "at_ms": "soon"}"#.into(), "invalid type"),
+            (Subject::MessageLog.as_str(), r#"{"username": "a", "message": "m", "at_ms": 1.5}"#.into(), "invalid type"),
         ];
         for (subject, payload, reason) in cases {
             let err = Command::decode(subject, payload.as_bytes()).unwrap_err();

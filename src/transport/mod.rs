@@ -62,7 +62,8 @@ pub trait Subscription {
     fn next(&mut self) -> impl Future<Output = Option<BusMessage>>;
 
     /// The next message if one is already waiting, without blocking: lets the
-    /// db-service grow a batch only from what has already arrived.
+    /// db-service grow a batch only from what has already arrived. Must not be
+    /// subject to tokio's cooperative budget (a waiting message is returned).
     fn try_next(&mut self) -> Option<BusMessage>;
 }
 

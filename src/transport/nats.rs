@@ -165,6 +165,9 @@ impl Subscription for NatsSubscription {
     }
 
     fn try_next(&mut self) -> Option<BusMessage> {
-        futures::FutureExt::now_or_never(self.inner.next()).flatten().map(convert)
+        // Unconstrained: tokio's cooperative budget would otherwise report an
+        // empty queue after ~128 polls in one task turn, and a drain would stop
+        // with messages still waiting.
+        futures::FutureExt::now_or_never(tokio::task::unconstrained(self.inner.next())).flatten().map(convert)
     }
 }
