@@ -1,0 +1,299 @@
+//! [`SimTransport`]: the project's [`Transport`] over the simulated bus, the
+//! stand-in for async-nats inside turmoil.
+//!
+//! The handle is a queue in front of a background connection (see
+//! [`super::connection`]). Every operation appends to one outgoing queue,
+//! which the current connection's writer drains in order, so SUB, PUB and
+//! PING leave in call order, as they do through async-nats' command channel.
+//! What the queue holds when a connection dies is what async-nats would
+//! still hold in its channel: publishes, flushes and round trips survive to
+//! the next connection; SUB/UNSUB/PING/PONG frames belong to the dead one
+//! and are dropped (every live subscription is re-sent on reconnect).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rosey::transport::{BusMessage, Subscription, Transport, TransportError};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::connection::{Delivery, Outgoing, Shared, State, SubEntry};
+
+use super::frame::Frame;
+use super::subject::{validate_publish, validate_queue, validate_subscribe};
+
+/// How long [`Transport::round_trip`] waits, as `NatsTransport` does.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Client settings. Defaults suit the sim; each field names async-nats' default.
+#[derive(Debug, Clone)]
+pub struct SimBusOptions {
+    /// The connection's name, also the request inbox prefix
+    /// (`_INBOX.<name>.<n>`): unlike async-nats' random inbox prefix it must
+    /// be unique among the sim's clients, the price of determinism.
+    pub name: String,
+    /// How often to PING the bus (async-nats: 60 s).
+    pub ping_interval: Duration,
+    /// How long a PING may go unanswered before the connection is declared
+    /// dead (async-nats: more than 2 pings pending). A partitioned turmoil
+    /// stream stalls forever without an error, so this is the only way out.
+    pub ping_timeout: Duration,
+    /// How long one connect attempt may hang, e.g. under `turmoil::hold` (async-nats: 5 s).
+    pub connect_timeout: Duration,
+    /// Publishes waiting for the socket, buffered across a disconnect
+    /// (async-nats `client_capacity`: 2048). Full and disconnected:
+    /// `publish` fails with `Disconnected`; full and connected: it waits.
+    pub buffer_capacity: usize,
+    /// Messages a subscription holds before the newest are dropped and
+    /// counted as a slow consumer (async-nats: 65,536).
+    pub subscription_capacity: usize,
+    /// Largest payload (nats-server's `max_payload`: 1 MiB); keep it at or
+    /// below the bus's, which closes the connection on a larger one.
+    pub max_payload: usize,
+}
+
+impl Default for SimBusOptions {
+    fn default() -> SimBusOptions {
+        SimBusOptions {
+            name: "sim".into(),
+            ping_interval: Duration::from_secs(1),
+            ping_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            buffer_capacity: 2048,
+            subscription_capacity: 65_536,
+            max_payload: 1024 * 1024,
+        }
+    }
+}
+
+/// Counters for tests and invariants; see [`SimTransport::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Connections established, the first included.
+    pub connects: u64,
+    /// Connections established after the first.
+    pub reconnects: u64,
+    /// Connections lost (closed by the bus, failed, or declared dead).
+    pub disconnects: u64,
+    /// Of those, declared dead because a PING went unanswered.
+    pub ping_timeouts: u64,
+    /// Publishes accepted (sent or buffered); requests included.
+    pub published: u64,
+    /// Publishes refused because the buffer was full while disconnected.
+    pub dropped_while_disconnected: u64,
+    /// Publishes waiting for a socket right now.
+    pub buffered: usize,
+    /// Messages handed to subscriptions.
+    pub delivered: u64,
+    /// Messages dropped because a subscription's buffer was full.
+    pub dropped_slow_consumer: u64,
+}
+
+/// A connection to the simulated bus. Clones share the connection.
+#[derive(Clone)]
+pub struct SimTransport {
+    shared: Arc<Shared>,
+}
+
+impl SimTransport {
+    /// Starts connecting to `addr` (e.g. [`super::BUS_ADDR`]) in the
+    /// background and returns at once, like async-nats with
+    /// `retry_on_initial_connect`: publishes buffer until the first
+    /// connection is up, and a lost connection is re-made forever.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (call it inside a turmoil host or client).
+    pub fn connect(addr: &str, options: SimBusOptions) -> SimTransport {
+        let shared = Arc::new(Shared {
+            addr: addr.to_string(),
+            inbox_prefix: inbox_prefix(&options.name),
+            options,
+            state: Mutex::new(State::default()),
+            output: Arc::new(Notify::new()),
+            room: Notify::new(),
+            task: Mutex::new(None),
+        });
+        let task = tokio::spawn(super::connection::maintain(Arc::downgrade(&shared)));
+        *shared.task.lock().expect("sim bus task lock") = Some(task.abort_handle());
+        SimTransport { shared }
+    }
+
+    /// The connection name from the options.
+    pub fn name(&self) -> &str {
+        &self.shared.options.name
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> ClientStats {
+        let state = self.shared.lock();
+        ClientStats { buffered: state.queued_publishes, ..state.stats.clone() }
+    }
+
+    /// Queues an encoded PUB, waiting for room while connected.
+    async fn enqueue_publish(&self, frame: Bytes) -> Result<(), TransportError> {
+        let capacity = self.shared.options.buffer_capacity;
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let mut state = self.shared.lock();
+                if state.queued_publishes < capacity {
+                    state.stats.published += 1;
+                    self.shared.push(&mut state, Outgoing::Publish(frame));
+                    return Ok(());
+                }
+                if !state.connected {
+                    state.stats.dropped_while_disconnected += 1;
+                    return Err(TransportError::Disconnected(format!(
+                        "not connected to the bus and {capacity} publishes are already buffered"
+                    )));
+                }
+            }
+            room.await;
+        }
+    }
+
+    fn subscribe_now(&self, subject: &str, queue: Option<&str>) -> Result<SimSubscription, TransportError> {
+        validate_subscribe(subject)?;
+        if let Some(queue) = queue {
+            validate_queue(queue)?;
+        }
+        let (sender, messages) = mpsc::channel(self.shared.options.subscription_capacity.max(1));
+        let mut state = self.shared.lock();
+        state.next_sid += 1;
+        let sid = state.next_sid;
+        let entry = SubEntry { subject: subject.to_string(), queue: queue.map(str::to_string), sender, slow: false };
+        if state.connected {
+            let frame = Frame::Sub { sid, subject: entry.subject.clone(), queue: entry.queue.clone() };
+            self.shared.push(&mut state, Outgoing::Control(frame.to_bytes()));
+        }
+        state.subs.insert(sid, entry);
+        Ok(SimSubscription { sid, messages, shared: Arc::downgrade(&self.shared) })
+    }
+
+    fn check_payload(&self, payload: &Bytes) -> Result<(), TransportError> {
+        if payload.len() > self.shared.options.max_payload {
+            return Err(TransportError::PayloadTooLarge(payload.len()));
+        }
+        Ok(())
+    }
+}
+
+/// The name's first 64 chars, anything but `[A-Za-z0-9-]` replaced by `_`,
+/// so that request inboxes are always valid subjects.
+fn inbox_prefix(name: &str) -> String {
+    let safe = |c: char| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' };
+    let prefix: String = name.chars().take(64).map(safe).collect();
+    if prefix.is_empty() {
+        "sim".into()
+    } else {
+        prefix
+    }
+}
+
+impl fmt::Debug for SimTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimTransport").field("name", &self.name()).field("addr", &self.shared.addr).finish()
+    }
+}
+
+impl Transport for SimTransport {
+    type Subscription = SimSubscription;
+
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
+        validate_publish(subject)?;
+        self.check_payload(&payload)?;
+        self.enqueue_publish(Frame::Pub { subject: subject.to_string(), reply: None, payload }.to_bytes()).await
+    }
+
+    /// Subscribes to a fresh inbox, then publishes with it as the reply
+    /// subject: the SUB is queued first, so the bus has it before the
+    /// request can be answered.
+    async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<BusMessage, TransportError> {
+        validate_publish(subject)?;
+        self.check_payload(&payload)?;
+        let inbox = {
+            let mut state = self.shared.lock();
+            state.next_inbox += 1;
+            format!("_INBOX.{}.{}", self.shared.inbox_prefix, state.next_inbox)
+        };
+        let mut inbox_sub = self.subscribe_now(&inbox, None)?;
+        let exchange = async {
+            let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox.clone()), payload };
+            self.enqueue_publish(frame.to_bytes()).await?;
+            match inbox_sub.messages.recv().await {
+                Some(Delivery { no_responders: true, .. }) => Err(TransportError::NoResponders),
+                Some(Delivery { message, .. }) => Ok(message),
+                None => Err(TransportError::Disconnected("the client was closed".into())),
+            }
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(TransportError::TimedOut))
+    }
+
+    async fn subscribe(&self, subject: &str, queue_group: Option<&str>) -> Result<SimSubscription, TransportError> {
+        self.subscribe_now(subject, queue_group)
+    }
+
+    /// Waits until everything queued before it has been written to a
+    /// socket; while disconnected that means after the next reconnect, as
+    /// with async-nats.
+    async fn flush(&self) -> Result<(), TransportError> {
+        let (done, written) = oneshot::channel();
+        self.shared.push(&mut self.shared.lock(), Outgoing::Flush(done));
+        written.await.map_err(|_| TransportError::Disconnected("connection lost while flushing".into()))
+    }
+
+    /// A PING through the bus, queued behind everything sent before. While
+    /// disconnected it goes out after the reconnect (after the re-subscribes
+    /// and the buffered publishes), within 10 s.
+    async fn round_trip(&self) -> Result<(), TransportError> {
+        let (done, pong) = oneshot::channel();
+        self.shared.push(&mut self.shared.lock(), Outgoing::RoundTrip(done));
+        match tokio::time::timeout(ROUND_TRIP_TIMEOUT, pong).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(TransportError::Disconnected("connection lost before the PONG".into())),
+            Err(_) => Err(TransportError::TimedOut),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.shared.lock().connected
+    }
+}
+
+/// A subscription's message stream. It ends (`next` gives `None`) once every
+/// handle of its [`SimTransport`] is dropped; dropping it unsubscribes.
+pub struct SimSubscription {
+    sid: u64,
+    messages: mpsc::Receiver<Delivery>,
+    shared: Weak<Shared>,
+}
+
+impl fmt::Debug for SimSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimSubscription").field("sid", &self.sid).finish()
+    }
+}
+
+impl Subscription for SimSubscription {
+    async fn next(&mut self) -> Option<BusMessage> {
+        self.messages.recv().await.map(|delivery| delivery.message)
+    }
+
+    fn try_next(&mut self) -> Option<BusMessage> {
+        self.messages.try_recv().ok().map(|delivery| delivery.message)
+    }
+}
+
+impl Drop for SimSubscription {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        let mut state = shared.lock();
+        if state.subs.shift_remove(&self.sid).is_some() && state.connected {
+            shared.push(&mut state, Outgoing::Control(Frame::Unsub { sid: self.sid }.to_bytes()));
+        }
+    }
+}
