@@ -2,7 +2,7 @@
 //! virtual time jumps from one due item to the next.
 
 use rosey::bot::{Bot, InstantTimeline, Protocol, ReplayReport, Runner, RunnerConfig};
-use rosey::chat::{RecordingChat, SaidLine};
+use rosey::chat::{ChatSink, RecordingChat, SaidLine};
 use rosey::clock::FixedClock;
 use rosey::fixture::Fixture;
 use rosey::link::DirectLink;
@@ -20,17 +20,28 @@ pub struct RunOutput {
 /// Replays `fixture` against `store` with no bus. Returns the store so the
 /// caller can dump it.
 pub fn run_direct(fixture: &Fixture, store: Store, protocol: Protocol, trace: Trace) -> (RunOutput, Store) {
+    let (report, chat, store) = run_direct_with(fixture, store, protocol, trace, RecordingChat::default());
+    (RunOutput { report, said: chat.said }, store)
+}
+
+/// [`run_direct`] with any chat sink (the simulator's stand-in with its faults).
+pub fn run_direct_with<C: ChatSink>(
+    fixture: &Fixture,
+    store: Store,
+    protocol: Protocol,
+    trace: Trace,
+    chat: C,
+) -> (ReplayReport, C, Store) {
     let start = fixture.header.start_unix_ms;
     let bot = Bot::new(&fixture.header.channel, &fixture.header.bot, start, protocol);
     // Every command carries at_ms, so this clock is never read; it is here
     // because a link needs one for v0.5.0 senders without at_ms.
     let link = DirectLink::new(store, FixedClock(start));
-    let runner =
-        Runner::new(bot, &link, RecordingChat::default(), InstantTimeline::default(), trace, RunnerConfig::default());
+    let runner = Runner::new(bot, &link, chat, InstantTimeline::default(), trace, RunnerConfig::default());
     // Nothing in direct mode waits on a timer or a socket: every future is
     // ready when polled, so a plain executor drives it.
     let (report, chat, _bot) = futures::executor::block_on(runner.replay(fixture));
-    (RunOutput { report, said: chat.said }, link.into_store())
+    (report, chat, link.into_store())
 }
 
 #[cfg(test)]

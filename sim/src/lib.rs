@@ -4,10 +4,26 @@
 //! # Layout
 //!
 //! - [`direct`]: direct mode, the bot calling the store itself, no bus.
+//! - [`bus`]: the simulated NATS bus (server host and client transport).
+//! - [`world`]: bus mode, the bot and db-service(s) on turmoil hosts.
+//! - [`scenario`], [`fault`]: scenario files and the fault menu.
+//! - [`standin`], [`faulty_link`]: the chat stand-in and the dropping link.
+//! - [`invariants`]: what correct means, checked after every run.
+//! - [`run`]: one run of a scenario, from fixture to verdicts.
+//! - [`sweep`]: many seeds on every core, and the report of a run.
 //! - [`nats_server`]: a nats-server child process for live tests and benches.
 
+pub mod bus;
 pub mod direct;
+pub mod fault;
+pub mod faulty_link;
+pub mod invariants;
 pub mod nats_server;
+pub mod run;
+pub mod scenario;
+pub mod standin;
+pub mod sweep;
+pub mod world;
 
 /// The evening fixture, embedded so `rosey-sim` runs with no arguments.
 pub const EMBEDDED_EVENING: &str = include_str!("../../fixtures/chat/evening.jsonl");

@@ -1,19 +1,24 @@
-//! `rosey-sim`: replay recorded chat through the Rosey bot in virtual time.
+//! `rosey-sim`: replay recorded chat through the Rosey bot and db-service in
+//! virtual time, with faults, and check what correct means.
 //!
 //! ```text
 //! cargo run --release -p rosey-sim                      # the embedded evening, direct mode, in memory
-//! cargo run --release -p rosey-sim -- run fixtures/chat/evening.jsonl --mode direct --db /tmp/e.db
-//! cargo run -p rosey-sim -- --help
+//! cargo run --release -p rosey-sim -- run fixtures/chat/evening.jsonl --mode bus
+//! cargo run --release -p rosey-sim -- run fixtures/scenarios/zoo-lost-mark-sent.toml
+//! cargo run --release -p rosey-sim -- sweep fixtures/scenarios/swarm.toml --seeds 1..1001
+//! cargo run --release -p rosey-sim -- check-determinism fixtures/scenarios/swarm.toml --seed 7
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use rosey::bot::Protocol;
 use rosey::fixture::Fixture;
 use rosey::store::Store;
 use rosey::trace::Trace;
+use rosey_sim::run::{Overrides, Prepared, RunResult};
+use rosey_sim::scenario::Mode;
 
 /// Replay recorded CyTube chat through the Rosey bot and db-service in virtual time.
 #[derive(Parser)]
@@ -25,34 +30,57 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay a fixture (default: the embedded evening.jsonl) and print a summary.
+    /// Run a scenario (.toml) or replay a fixture (.jsonl; default: the embedded evening).
     Run(RunArgs),
+    /// Run a scenario over a range of seeds on every core; print each failing seed's replay command.
+    Sweep {
+        /// The scenario (.toml).
+        scenario: PathBuf,
+        /// Seeds: A..B (B excluded) or A..=B.
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: (u64, u64),
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Override the scenario's protocol.
+        #[arg(long)]
+        protocol: Option<Protocol>,
+    },
+    /// Run a scenario twice with one seed and compare the traces line by line.
+    CheckDeterminism {
+        /// The scenario (.toml) or fixture (.jsonl).
+        scenario: PathBuf,
+        /// The seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where bare fixtures run.
+        #[arg(long, value_enum)]
+        mode: Option<Mode>,
+    },
 }
 
 #[derive(clap::Args, Default)]
 struct RunArgs {
-    /// A chat fixture (.jsonl). Without one, the embedded evening fixture runs.
-    fixture: Option<PathBuf>,
-    /// Where the bot's commands go: `direct` calls the store itself.
-    #[arg(long, value_enum, default_value_t = Mode::Direct)]
-    mode: Mode,
-    /// The SQLite database to write (created, or upgraded in place and added
-    /// to). Without it the database lives in memory.
+    /// A scenario (.toml) or a chat fixture (.jsonl). Without one, the embedded evening fixture replays.
+    scenario: Option<PathBuf>,
+    /// The seed (default: the scenario's, else 1).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// `direct` calls the store in-process; `bus` runs the simulated bus under turmoil.
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// The outbound protocol: `hardened` or `v0.5` (default: the scenario's).
+    #[arg(long)]
+    protocol: Option<Protocol>,
+    /// Direct replays of a fixture: the SQLite file to write (created, or upgraded in place and added to).
     #[arg(long)]
     db: Option<PathBuf>,
-    /// The outbound protocol the bot speaks: `hardened` or `v0.5`.
-    #[arg(long, default_value_t = Protocol::Hardened)]
-    protocol: Protocol,
     /// Write the trace, one JSON line per event, to this file.
     #[arg(long)]
     trace: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, ValueEnum, Default)]
-enum Mode {
-    /// No bus: the bot calls the store in-process.
-    #[default]
-    Direct,
+    /// Scenario and bus runs: write the final database (every table, rows in key order) as JSON to this file.
+    #[arg(long)]
+    dump: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -63,9 +91,12 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
+        Command::Sweep { scenario, seeds, jobs, protocol } => rosey_sim::sweep::sweep(&scenario, seeds, jobs, protocol),
+        Command::CheckDeterminism { scenario, seed, mode } => check_determinism(&scenario, seed, mode),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
@@ -73,30 +104,100 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> rosey::Result<()> {
-    let fixture = match &args.fixture {
-        Some(path) => Fixture::load(path)?,
-        None => Fixture::parse(rosey_sim::EMBEDDED_EVENING, "embedded evening.jsonl")?,
+fn run(args: RunArgs) -> Result<bool, String> {
+    let is_fixture = args.scenario.as_ref().is_none_or(|p| p.extension().is_some_and(|e| e == "jsonl"));
+    let mode = args.mode.unwrap_or(Mode::Direct);
+    if is_fixture && mode == Mode::Direct {
+        return replay_fixture(&args).map(|()| true);
+    }
+    if args.db.is_some() {
+        return Err("--db applies to direct replays of a fixture; scenario and bus runs use their own database".into());
+    }
+    let path = args.scenario.as_ref().ok_or("bus mode needs a fixture or scenario path")?;
+    let prepared = Prepared::load(path, mode)?;
+    let overrides = Overrides { seed: args.seed, mode: args.mode, protocol: args.protocol };
+    let wall = std::time::Instant::now();
+    let result = prepared.run(overrides)?;
+    let wall = wall.elapsed();
+    write_trace(args.trace.as_deref(), &result.trace)?;
+    if let (Some(path), Some(dump)) = (&args.dump, &result.dump) {
+        let text = serde_json::to_string_pretty(dump).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write the dump to {}: {e}", path.display()))?;
+    }
+    print!("{}", rosey::bot::summary::render(&result.report, &result.said, wall, &result.trace_hash));
+    print!("{}", rosey_sim::sweep::render_result(&result, path));
+    Ok(result.passed)
+}
+
+/// The plain replay: a fixture, direct mode, optionally into a database file.
+fn replay_fixture(args: &RunArgs) -> Result<(), String> {
+    let fixture = match &args.scenario {
+        Some(path) => Fixture::load(path).map_err(|e| e.to_string())?,
+        None => Fixture::parse(rosey_sim::EMBEDDED_EVENING, "embedded evening.jsonl").map_err(|e| e.to_string())?,
     };
     let now = rosey::clock::unix_seconds(fixture.header.start_unix_ms);
     let store = match &args.db {
-        Some(path) => Store::open(path, now)?,
-        None => Store::open_in_memory(now)?,
-    };
+        Some(path) => Store::open(path, now),
+        None => Store::open_in_memory(now),
+    }
+    .map_err(|e| e.to_string())?;
     let trace = Trace::new(args.trace.is_some());
     let wall = std::time::Instant::now();
-    let (output, store) = match args.mode {
-        Mode::Direct => rosey_sim::direct::run_direct(&fixture, store, args.protocol, trace.clone()),
-    };
+    let protocol = args.protocol.unwrap_or_default();
+    let (output, store) = rosey_sim::direct::run_direct(&fixture, store, protocol, trace.clone());
     let wall = wall.elapsed();
     drop(store);
-    if let Some(path) = &args.trace {
-        let mut text = trace.lines().join("\n");
-        text.push('\n');
-        std::fs::write(path, text).map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))?;
-    }
+    write_trace(args.trace.as_deref(), &trace)?;
     print!("{}", rosey::bot::summary::render(&output.report, &output.said, wall, &trace.hash_hex()));
     Ok(())
+}
+
+fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<(), String> {
+    let Some(path) = path else { return Ok(()) };
+    let mut text = trace.lines().join("\n");
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))
+}
+
+fn check_determinism(path: &Path, seed: Option<u64>, mode: Option<Mode>) -> Result<bool, String> {
+    let prepared = Prepared::load(path, mode.unwrap_or(Mode::Bus))?;
+    let overrides = Overrides { seed, mode, protocol: None };
+    let first: RunResult = prepared.run(overrides)?;
+    let second: RunResult = prepared.run(overrides)?;
+    let (a, b) = (first.trace.lines(), second.trace.lines());
+    match a.iter().zip(&b).position(|(x, y)| x != y) {
+        None if a.len() == b.len() => {
+            println!("deterministic: seed {}, {} trace lines, hash {} twice", first.seed, a.len(), first.trace_hash);
+            Ok(true)
+        }
+        None => {
+            println!("NOT deterministic: one run has {} trace lines, the other {}", a.len(), b.len());
+            Ok(false)
+        }
+        Some(index) => {
+            println!("NOT deterministic: seed {}, first difference at trace line {}:", first.seed, index + 1);
+            println!("  first run:  {}", a[index]);
+            println!("  second run: {}", b[index]);
+            Ok(false)
+        }
+    }
+}
+
+fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
+    let (from, to, inclusive) = if let Some((a, b)) = text.split_once("..=") {
+        (a, b, true)
+    } else if let Some((a, b)) = text.split_once("..") {
+        (a, b, false)
+    } else {
+        return Err(format!("expected A..B or A..=B, got {text:?}"));
+    };
+    let from: u64 = from.trim().parse().map_err(|_| format!("bad seed {from:?}"))?;
+    let to: u64 = to.trim().parse().map_err(|_| format!("bad seed {to:?}"))?;
+    let end = if inclusive { to.saturating_add(1) } else { to };
+    if end <= from {
+        return Err(format!("empty seed range {text:?}"));
+    }
+    Ok((from, end))
 }
 
 /// Help and version print as clap formats them; a usage error becomes one

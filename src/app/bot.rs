@@ -85,14 +85,14 @@ pub async fn run_bot(
         }
         BotMode::Nats => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = BusLink::new(transport);
+            let link = BusLink::with_protocol(transport, settings.protocol());
             let result = replay(settings, &fixture, chat.speed, &link, stop).await;
             flush(link.transport()).await;
             Ok(result)
         }
         BotMode::Dual => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = DualLink::new(BusLink::new(transport), DirectLink::new(open_store()?, SystemClock));
+            let link = DualLink::new(BusLink::plain(transport), DirectLink::new(open_store()?, SystemClock));
             let result = replay(settings, &fixture, chat.speed, &link, stop).await;
             flush(link.bus().transport()).await;
             Ok(result)

@@ -54,6 +54,8 @@ impl std::fmt::Display for Protocol {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OutboundReport {
     pub polls: u64,
+    /// Polls answered with rows (possibly none).
+    pub poll_replies: u64,
     pub poll_failures: u64,
     pub said: u64,
     pub acks_resent: u64,
@@ -100,6 +102,7 @@ impl Outbound {
         chat: &mut impl ChatSink,
         at_ms: i64,
     ) -> Vec<Command> {
+        self.report.poll_replies += 1;
         let hardened = self.protocol == Protocol::Hardened;
         let mut marks = Vec::new();
         for row in rows {

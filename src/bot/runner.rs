@@ -333,15 +333,18 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 }
             }
             Ok(other) => {
-                self.bot.outbound.on_poll_failed();
                 let error = LinkError::BadReply(String::from_utf8_lossy(&other.encode()).into_owned());
-                self.link_failed(now, &error);
+                self.poll_failed(now, &error);
             }
-            Err(error) => {
-                self.bot.outbound.on_poll_failed();
-                self.link_failed(now, &error);
-            }
+            Err(error) => self.poll_failed(now, &error),
         }
+    }
+
+    fn poll_failed(&mut self, t: i64, error: &LinkError) {
+        self.bot.outbound.on_poll_failed();
+        tracing::warn!(%error, "outbound poll failed");
+        *self.report.link_failures.entry(error.to_string()).or_default() += 1;
+        self.trace(t, "poll_failed", json!({ "error": error.to_string() }));
     }
 
     fn link_failed(&mut self, t: i64, error: &LinkError) {

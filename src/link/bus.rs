@@ -1,25 +1,159 @@
 //! Bus mode: commands travel as NATS messages to the db-service.
+//!
+//! Core NATS drops a publish nobody subscribes to, so v0.5.0 lost every event
+//! sent while its db-service was down (defect 3). Under the hardened protocol
+//! the link notices when nobody listens: a request answered "no responders"
+//! proves no db-service is subscribed, so from then on commands are held, in
+//! order, in an outbox instead of being published into the void. The next
+//! request that gets a reply proves a service is back: the outbox is released,
+//! in order, before anything newer. Nothing held was ever published, so
+//! releasing it neither duplicates nor reorders. (Commands published between
+//! the service's crash and the first "no responders" are still lost: that gap
+//! is at most one outbound poll, 2 s.)
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::{DbLink, LinkError};
-use crate::contract::{Command, Reply};
+use crate::bot::Protocol;
+use crate::contract::{Command, EnqueueReply, Reply, Request};
 use crate::transport::{Transport, TransportError};
+
+/// How long a held enqueue waits for its reply when released.
+const RELEASE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many commands the outbox holds before it drops the oldest (and counts them).
+pub const OUTBOX_CAPACITY: usize = 100_000;
 
 /// The bot's link over any [`Transport`].
 pub struct BusLink<T: Transport> {
     transport: T,
+    protocol: Protocol,
+    outbox: RefCell<Outbox>,
+}
+
+/// Commands held while no db-service listens.
+#[derive(Debug, Default)]
+struct Outbox {
+    holding: bool,
+    /// A release is draining the outbox right now.
+    releasing: bool,
+    held: VecDeque<Command>,
+    /// Held commands dropped because the outbox was full.
+    overflowed: u64,
+}
+
+/// What the outbox did, for reports and invariants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxStats {
+    pub holding: bool,
+    pub held: usize,
+    pub overflowed: u64,
 }
 
 impl<T: Transport> BusLink<T> {
+    /// A hardened link.
     pub fn new(transport: T) -> BusLink<T> {
-        BusLink { transport }
+        BusLink::with_protocol(transport, Protocol::Hardened)
+    }
+
+    /// A link speaking `protocol`: v0.5 publishes whatever happens.
+    pub fn with_protocol(transport: T, protocol: Protocol) -> BusLink<T> {
+        BusLink { transport, protocol, outbox: RefCell::new(Outbox::default()) }
+    }
+
+    /// A link without the outbox, for [`DualLink`](super::DualLink), whose
+    /// fallback when nobody listens is the store itself.
+    pub fn plain(transport: T) -> BusLink<T> {
+        BusLink::with_protocol(transport, Protocol::V05)
     }
 
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+
+    pub fn outbox_stats(&self) -> OutboxStats {
+        let outbox = self.outbox.borrow();
+        OutboxStats { holding: outbox.holding, held: outbox.held.len(), overflowed: outbox.overflowed }
+    }
+
+    fn hold(&self, command: Command) {
+        let mut outbox = self.outbox.borrow_mut();
+        if !outbox.holding {
+            tracing::warn!("[NATS] no db-service is listening; holding commands until one answers");
+        }
+        outbox.holding = true;
+        if outbox.held.len() >= OUTBOX_CAPACITY {
+            outbox.held.pop_front();
+            outbox.overflowed += 1;
+        }
+        outbox.held.push_back(command);
+    }
+
+    /// Publishes the held commands in order until the outbox is empty; stops
+    /// (still holding) at the first one that finds nobody listening.
+    ///
+    /// The link keeps holding until the outbox is empty: a release can be
+    /// suspended between two publishes (it runs inside the bot's in-flight
+    /// poll), and a command sent meanwhile must queue behind the older held
+    /// ones, not overtake them. Only one release drains at a time.
+    async fn release(&self) {
+        {
+            let mut outbox = self.outbox.borrow_mut();
+            if outbox.releasing || !outbox.holding {
+                return;
+            }
+            outbox.releasing = true;
+            tracing::info!(count = outbox.held.len(), "[NATS] a db-service answers again; releasing held commands");
+        }
+        loop {
+            let next = {
+                let mut outbox = self.outbox.borrow_mut();
+                match outbox.held.pop_front() {
+                    Some(command) => command,
+                    None => {
+                        outbox.holding = false;
+                        outbox.releasing = false;
+                        return;
+                    }
+                }
+            };
+            let result = match &next {
+                Command::Request(_) => self.request_now(&next, RELEASE_REQUEST_TIMEOUT).await.map(drop),
+                _ => self.publish_now(&next).await,
+            };
+            if let Err(LinkError::NoResponders) = result {
+                let mut outbox = self.outbox.borrow_mut();
+                outbox.held.push_front(next);
+                outbox.releasing = false;
+                return;
+            }
+        }
+    }
+
+    async fn publish_now(&self, command: &Command) -> Result<(), LinkError> {
+        let subject = command.subject();
+        tracing::debug!(%subject, "[NATS] publish");
+        self.transport.publish(subject.as_str(), Bytes::from(command.encode())).await?;
+        Ok(())
+    }
+
+    async fn request_now(&self, command: &Command, timeout: Duration) -> Result<Reply, LinkError> {
+        let subject = command.subject();
+        tracing::debug!(%subject, "[NATS] request");
+        let reply = self
+            .transport
+            .request(subject.as_str(), Bytes::from(command.encode()), timeout)
+            .await
+            .inspect_err(|error| tracing::warn!(%subject, %error, "[NATS] request failed"))?;
+        Reply::decode(subject, &reply.payload).map_err(|e| LinkError::BadReply(e.to_string()))
+    }
+
+    fn hardened(&self) -> bool {
+        self.protocol == Protocol::Hardened
     }
 }
 
@@ -37,20 +171,45 @@ impl From<TransportError> for LinkError {
 
 impl<T: Transport> DbLink for BusLink<T> {
     async fn send(&self, command: Command) -> Result<(), LinkError> {
-        let subject = command.subject();
-        tracing::debug!(%subject, "[NATS] publish");
-        self.transport.publish(subject.as_str(), Bytes::from(command.encode())).await?;
-        Ok(())
+        if self.hardened() && self.outbox.borrow().holding {
+            self.hold(command);
+            return Ok(());
+        }
+        self.publish_now(&command).await
     }
 
     async fn request(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
-        let subject = command.subject();
-        tracing::debug!(%subject, "[NATS] request");
-        let reply = self
-            .transport
-            .request(subject.as_str(), Bytes::from(command.encode()), timeout)
-            .await
-            .inspect_err(|error| tracing::warn!(%subject, %error, "[NATS] request failed"))?;
-        Reply::decode(subject, &reply.payload).map_err(|e| LinkError::BadReply(e.to_string()))
+        let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
+        if self.hardened() && is_enqueue && self.outbox.borrow().holding {
+            self.hold(command);
+            return Ok(deferred());
+        }
+        let result = self.request_now(&command, timeout).await;
+        if !self.hardened() {
+            return result;
+        }
+        match result {
+            Err(LinkError::NoResponders) if is_enqueue => {
+                self.hold(command);
+                Ok(deferred())
+            }
+            Err(LinkError::NoResponders) => {
+                if !self.outbox.borrow().holding {
+                    self.outbox.borrow_mut().holding = true;
+                    tracing::warn!("[NATS] no db-service is listening; holding commands until one answers");
+                }
+                Err(LinkError::NoResponders)
+            }
+            Ok(reply) => {
+                self.release().await;
+                Ok(reply)
+            }
+            other => other,
+        }
     }
+}
+
+/// The reply to an enqueue held in the outbox: no id yet.
+fn deferred() -> Reply {
+    Reply::Enqueued(EnqueueReply { id: None, error: Some("held until a db-service answers".into()) })
 }

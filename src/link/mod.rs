@@ -17,7 +17,7 @@ mod dual;
 use std::future::Future;
 use std::time::Duration;
 
-pub use bus::BusLink;
+pub use bus::{BusLink, OutboxStats, OUTBOX_CAPACITY};
 pub use direct::DirectLink;
 pub use dual::DualLink;
 

@@ -88,7 +88,8 @@ pub struct DbService<T: Transport, C: Clock> {
     clock: C,
     config: ServiceConfig,
     report: ServiceReport,
-    trace: Option<Trace>,
+    /// The trace and the Unix ms its virtual time 0 stands for.
+    trace: Option<(Trace, i64)>,
     commit_delay: Option<CommitDelay>,
     ready: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -107,9 +108,10 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
     }
 
-    /// Records every applied command into `trace` (times from `clock`).
-    pub fn with_trace(mut self, trace: Trace) -> Self {
-        self.trace = Some(trace);
+    /// Records every applied command into `trace`, at the service clock's
+    /// time minus `origin_unix_ms` (the run's virtual 0).
+    pub fn with_trace(mut self, trace: Trace, origin_unix_ms: i64) -> Self {
+        self.trace = Some((trace, origin_unix_ms));
         self
     }
 
@@ -140,10 +142,15 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     ///
     /// # Errors
     ///
-    /// Only when the subscription cannot be made.
+    /// Only when the subscription cannot be made (an invalid subject or queue
+    /// group); an unreachable bus is logged and waited out.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
         let mut subscription = self.transport.subscribe(WILDCARD, self.config.queue_group.as_deref()).await?;
-        self.transport.round_trip().await?;
+        // The round trip confirms the subscription; if the bus is unreachable
+        // right now that is logged, not fatal: the transport resubscribes on reconnect.
+        if let Err(error) = self.transport.round_trip().await {
+            tracing::warn!(%error, "[NATS] subscription not confirmed yet; serving anyway");
+        }
         tracing::info!(queue_group = ?self.config.queue_group, "[NATS] db-service subscribed to {WILDCARD}");
         if let Some(ready) = self.ready.take() {
             let _ = ready.send(());
@@ -258,9 +265,8 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     }
 
     fn record(&self, kind: &str, fields: serde_json::Value) {
-        if let Some(trace) = &self.trace {
-            let t = self.clock.now_ms();
-            trace.record(t, &self.config.host, kind, fields);
+        if let Some((trace, origin)) = &self.trace {
+            trace.record(self.clock.now_ms() - origin, &self.config.host, kind, fields);
         }
     }
 }

@@ -1,0 +1,206 @@
+//! One run of a scenario: fixture plus bursts, the direct-mode reference, the
+//! run itself (direct or bus), the invariants, and the verdict.
+
+use std::path::Path;
+
+use rosey::bot::{Protocol, ReplayReport};
+use rosey::chat::SaidLine;
+use rosey::clock::unix_seconds;
+use rosey::cytube::ChatEvent;
+use rosey::fixture::{Fixture, TimedEvent};
+use rosey::service::ServiceReport;
+use rosey::store::{DbDump, Store};
+use rosey::trace::Trace;
+use serde::Serialize;
+
+use crate::fault::{self, Fault};
+use crate::invariants::{self, Observed, Verdict};
+use crate::scenario::{Mode, Scenario};
+use crate::standin::ChatStandIn;
+use crate::world::BusRun;
+
+/// A scenario ready to run many seeds: its fixture is loaded once.
+pub struct Prepared {
+    pub scenario: Scenario,
+    pub fixture: Fixture,
+    /// The reference database when no per-seed burst changes it.
+    reference: Option<DbDump>,
+}
+
+/// What to override in a scenario for one run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub mode: Option<Mode>,
+    pub protocol: Option<Protocol>,
+}
+
+/// One run's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub seed: u64,
+    pub mode: Mode,
+    pub protocol: Protocol,
+    pub faults: Vec<Fault>,
+    #[serde(skip)]
+    pub report: ReplayReport,
+    #[serde(skip)]
+    pub said: Vec<SaidLine>,
+    #[serde(skip)]
+    pub services: Vec<ServiceReport>,
+    pub verdicts: Vec<Verdict>,
+    /// The invariant expected to fail, when the scenario demonstrates a defect.
+    pub expected_violation: Option<String>,
+    /// Whether the run met the scenario's expectation.
+    pub passed: bool,
+    pub trace_hash: String,
+    #[serde(skip)]
+    pub trace: Trace,
+    #[serde(skip)]
+    pub dump: Option<DbDump>,
+    pub virtual_ms: i64,
+}
+
+impl Prepared {
+    /// Loads a scenario file or, for a `.jsonl` path, a bare fixture.
+    pub fn load(path: &Path, default_mode: Mode) -> Result<Prepared, String> {
+        let scenario = if path.extension().is_some_and(|e| e == "jsonl") {
+            Scenario::for_fixture(path, default_mode)
+        } else {
+            Scenario::load(path)?
+        };
+        Prepared::new(scenario)
+    }
+
+    pub fn new(scenario: Scenario) -> Result<Prepared, String> {
+        let fixture = Fixture::load(&scenario.fixture_path()).map_err(|e| e.to_string())?;
+        let mut prepared = Prepared { scenario, fixture, reference: None };
+        let swarm_bursts = prepared.scenario.swarm.as_ref().is_some_and(|s| s.menu.contains(&fault::FaultKind::Burst));
+        if !swarm_bursts {
+            let fixture = with_bursts(&prepared.fixture, &prepared.scenario.faults);
+            prepared.reference = Some(reference(&fixture)?);
+        }
+        Ok(prepared)
+    }
+
+    /// The scenario's faults plus, in swarm mode, those drawn for `seed`.
+    pub fn faults_for(&self, seed: u64) -> Vec<Fault> {
+        let mut faults = self.scenario.faults.clone();
+        if let Some(swarm) = &self.scenario.swarm {
+            let end = self.fixture.end_ms();
+            faults.extend(fault::draw(&swarm.menu, swarm.faults, seed, end, self.scenario.db_services));
+        }
+        faults
+    }
+
+    /// Runs one seed.
+    pub fn run(&self, overrides: Overrides) -> Result<RunResult, String> {
+        let seed = overrides.seed.unwrap_or(self.scenario.seed);
+        let mode = overrides.mode.unwrap_or(self.scenario.mode);
+        let protocol = overrides.protocol.unwrap_or(self.scenario.protocol);
+        // A scenario's expected violation is about its own protocol; another
+        // protocol must keep every invariant.
+        let expected_violation = self.scenario.expect_violation.clone().filter(|_| protocol == self.scenario.protocol);
+        let faults = self.faults_for(seed);
+        let fixture = with_bursts(&self.fixture, &faults);
+        let reference = match &self.reference {
+            Some(reference) => reference.clone(),
+            None => reference(&fixture)?,
+        };
+        // Verdicts read the trace's lines, so they are always kept.
+        let trace = Trace::new(true);
+        let start = fixture.header.start_unix_ms;
+
+        let (report, chat, services, host_error, store) = match mode {
+            Mode::Direct => {
+                let store = Store::open_in_memory(unix_seconds(start)).map_err(|e| e.to_string())?;
+                let chat = ChatStandIn::new(&faults, start);
+                let (report, chat, store) =
+                    crate::direct::run_direct_with(&fixture, store, protocol, trace.clone(), chat);
+                (report, chat, Vec::new(), None, Some(store))
+            }
+            Mode::Bus => {
+                let run = BusRun {
+                    fixture: &fixture,
+                    faults: &faults,
+                    protocol,
+                    db_services: self.scenario.db_services,
+                    seed,
+                    tick_ms: self.scenario.tick_ms,
+                    trace: trace.clone(),
+                };
+                let outcome = run.run();
+                let (report, chat) = match outcome.bot {
+                    Some(bot) => (bot.report, bot.chat),
+                    None => (ReplayReport::default(), ChatStandIn::new(&faults, start)),
+                };
+                (report, chat, outcome.services, outcome.host_error, outcome.store)
+            }
+        };
+        let dump = match &store {
+            Some(store) => Some(store.dump().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let lines = trace.lines();
+        let empty = DbDump { tables: Vec::new() };
+        let host_error =
+            host_error.or_else(|| dump.is_none().then(|| "the database could not be read back".to_string()));
+        let verdicts = invariants::check(&Observed {
+            dump: dump.as_ref().unwrap_or(&empty),
+            reference: &reference,
+            faults: &faults,
+            said: &chat.said,
+            attempts: &chat.attempts,
+            report: &report,
+            host_error: host_error.as_deref(),
+            trace_lines: &lines,
+            start_unix_ms: start,
+            end_ms: fixture.end_ms(),
+        });
+        let passed = match &expected_violation {
+            None => verdicts.iter().all(|v| v.holds),
+            Some(name) => verdicts.iter().any(|v| v.name == name && !v.holds),
+        };
+        Ok(RunResult {
+            seed,
+            mode,
+            protocol,
+            faults,
+            virtual_ms: report.virtual_ms,
+            report,
+            said: chat.said,
+            services,
+            verdicts,
+            expected_violation,
+            passed,
+            trace_hash: trace.hash_hex(),
+            trace,
+            dump,
+        })
+    }
+}
+
+/// The direct-mode, fault-free replay: what the fixture implies.
+fn reference(fixture: &Fixture) -> Result<DbDump, String> {
+    let store = Store::open_in_memory(unix_seconds(fixture.header.start_unix_ms)).map_err(|e| e.to_string())?;
+    let (_, store) = crate::direct::run_direct(fixture, store, Protocol::Hardened, Trace::new(false));
+    store.dump().map_err(|e| e.to_string())
+}
+
+/// The fixture with each `burst` fault's chat lines merged in, evenly spread
+/// over the burst's window (after the fixture's own events at the same ms).
+pub fn with_bursts(fixture: &Fixture, faults: &[Fault]) -> Fixture {
+    let mut merged = fixture.clone();
+    for fault in faults {
+        if let Fault::Burst { lines, user, from_ms, until_ms } = fault {
+            let span = (until_ms - from_ms).max(1);
+            for i in 0..*lines {
+                let at_ms = from_ms + span * i as i64 / (*lines).max(1) as i64;
+                let event = ChatEvent::ChatMsg { username: user.clone(), msg: format!("burst line {i}") };
+                let position = merged.events.partition_point(|e| e.at_ms <= at_ms);
+                merged.events.insert(position, TimedEvent { line: 0, at_ms, event });
+            }
+        }
+    }
+    merged
+}

@@ -1,0 +1,66 @@
+//! The chat server stand-in: records what the bot says, and fails sends while
+//! a `chat_fail` (transient) or `mute` (permanent) fault is active.
+//!
+//! It lives in the bot's process rather than on a host of its own: the bot's
+//! chat send is a synchronous socket write, so the only behaviour worth
+//! simulating is whether it succeeds, and that depends on time alone.
+
+use std::collections::BTreeMap;
+
+use rosey::chat::{ChatSink, SaidLine, SayError};
+
+use crate::fault::Fault;
+
+/// Records every attempt and every line said.
+#[derive(Debug, Clone, Default)]
+pub struct ChatStandIn {
+    /// Only the `chat_fail` and `mute` faults.
+    faults: Vec<Fault>,
+    /// The run's virtual 0, Unix ms.
+    origin_unix_ms: i64,
+    /// Lines said, in order.
+    pub said: Vec<SaidLine>,
+    /// Attempts per text, failed ones included.
+    pub attempts: BTreeMap<String, u64>,
+}
+
+impl ChatStandIn {
+    pub fn new(faults: &[Fault], origin_unix_ms: i64) -> ChatStandIn {
+        let faults =
+            faults.iter().filter(|f| matches!(f, Fault::ChatFail { .. } | Fault::Mute { .. })).cloned().collect();
+        ChatStandIn { faults, origin_unix_ms, said: Vec::new(), attempts: BTreeMap::new() }
+    }
+}
+
+impl ChatSink for ChatStandIn {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+        *self.attempts.entry(text.to_string()).or_default() += 1;
+        let t = at_ms - self.origin_unix_ms;
+        let active = |wanted: fn(&Fault) -> bool| self.faults.iter().any(|f| wanted(f) && f.is_active(t));
+        if active(|f| matches!(f, Fault::Mute { .. })) {
+            return Err(SayError::permanent("muted"));
+        }
+        if active(|f| matches!(f, Fault::ChatFail { .. })) {
+            return Err(SayError::transient("not connected"));
+        }
+        self.said.push(SaidLine { at_ms, text: text.to_string() });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fails_only_inside_the_windows() {
+        let faults = [Fault::Mute { from_ms: 10, until_ms: 20 }, Fault::ChatFail { from_ms: 30, until_ms: 40 }];
+        let mut chat = ChatStandIn::new(&faults, 1_000);
+        assert!(chat.say(1_005, "a").is_ok());
+        assert_eq!(chat.say(1_015, "b"), Err(SayError::permanent("muted")));
+        assert_eq!(chat.say(1_035, "b"), Err(SayError::transient("not connected")));
+        assert!(chat.say(1_040, "b").is_ok());
+        assert_eq!(chat.said.len(), 2);
+        assert_eq!(chat.attempts["b"], 3);
+    }
+}

@@ -1,0 +1,299 @@
+//! Bus mode: the unchanged bot and db-service on their own turmoil hosts,
+//! talking through the simulated bus, with faults applied on schedule.
+//!
+//! Hosts: `bus` (the bus server), `db`, `db2`, ... (db-services over one
+//! SQLite file in a temp folder, so a crash loses only the uncommitted batch),
+//! and `bot` (the client whose end ends the run). The bot starts once every
+//! db-service has subscribed, replays the fixture on turmoil's clock, then
+//! makes a round trip (the bus has everything), tells the services to stop and
+//! waits for them to drain and commit. The driver steps the simulation itself
+//! and applies the network faults (partition, hold, latency, crash, restart)
+//! at their instants; the others are read from the schedule by the component
+//! they act on.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
+use rosey::clock::{unix_seconds, Clock};
+use rosey::fixture::Fixture;
+use rosey::link::{BusLink, OutboxStats};
+use rosey::service::{CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_QUEUE_GROUP};
+use rosey::store::Store;
+use rosey::trace::Trace;
+use rosey::transport::Transport;
+use tokio::sync::watch;
+
+use crate::bus::{SimBusOptions, SimTransport, BUS_ADDR};
+use crate::fault::{db_host_names, Fault};
+use crate::faulty_link::FaultyLink;
+use crate::standin::ChatStandIn;
+
+/// The bus's listening port.
+const BUS_PORT: u16 = 4222;
+/// Link latency when no fault says otherwise: a LAN.
+const BASE_LATENCY: Duration = Duration::from_millis(2);
+/// How long past the replay's end the run may take to settle before it is a failure.
+const SETTLE: Duration = Duration::from_secs(120);
+
+/// Virtual ms since the simulation started, from inside a host.
+pub fn sim_now_ms() -> i64 {
+    turmoil::sim_elapsed().map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// The service's clock under simulation: the run's start plus virtual time.
+#[derive(Debug, Clone, Copy)]
+struct SimClock {
+    start_unix_ms: i64,
+}
+
+impl Clock for SimClock {
+    fn now_ms(&self) -> i64 {
+        self.start_unix_ms + sim_now_ms()
+    }
+}
+
+/// What a bus run needs.
+pub struct BusRun<'a> {
+    pub fixture: &'a Fixture,
+    pub faults: &'a [Fault],
+    pub protocol: Protocol,
+    pub db_services: usize,
+    pub seed: u64,
+    pub tick_ms: u64,
+    pub trace: Trace,
+}
+
+/// What the bot host hands back.
+pub struct BotOutput {
+    pub report: ReplayReport,
+    pub chat: ChatStandIn,
+    pub outbox: OutboxStats,
+    pub dropped: u64,
+}
+
+/// What a bus run produced.
+pub struct BusOutcome {
+    pub bot: Option<BotOutput>,
+    pub services: Vec<ServiceReport>,
+    /// A host failed or panicked, or the run did not settle in time.
+    pub host_error: Option<String>,
+    pub store: Option<Store>,
+}
+
+/// State the hosts share with each other and the driver (one thread: `Rc`).
+struct Shared {
+    ready: watch::Sender<usize>,
+    stop: watch::Sender<bool>,
+    done: watch::Sender<usize>,
+    services: RefCell<Vec<ServiceReport>>,
+    bot: RefCell<Option<BotOutput>>,
+}
+
+impl BusRun<'_> {
+    /// Runs the simulation to its end.
+    pub fn run(&self) -> BusOutcome {
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(e) => return failed(format!("cannot create a temp folder for the database: {e}")),
+        };
+        let db_path = dir.path().join("rosey.db");
+        let start = self.fixture.header.start_unix_ms;
+        let shared = Rc::new(Shared {
+            ready: watch::channel(0).0,
+            stop: watch::channel(false).0,
+            done: watch::channel(0).0,
+            services: RefCell::new(Vec::new()),
+            bot: RefCell::new(None),
+        });
+
+        let mut builder = turmoil::Builder::new();
+        builder
+            .rng_seed(self.seed)
+            .epoch(UNIX_EPOCH + Duration::from_millis(start.max(0) as u64))
+            .tick_duration(Duration::from_millis(self.tick_ms))
+            .min_message_latency(Duration::ZERO)
+            .max_message_latency(BASE_LATENCY)
+            .simulation_duration(Duration::from_millis(self.fixture.end_ms().max(0) as u64) + SETTLE);
+        let mut sim = builder.build();
+        sim.host("bus", || crate::bus::serve(BUS_PORT));
+        for host in db_host_names(self.db_services) {
+            let (shared, db_path, trace, faults) =
+                (shared.clone(), db_path.clone(), self.trace.clone(), self.faults.to_vec());
+            let protocol = self.protocol;
+            let name = host.clone();
+            sim.host(name.as_str(), move || {
+                service_host(
+                    host.clone(),
+                    shared.clone(),
+                    db_path.clone(),
+                    start,
+                    protocol,
+                    trace.clone(),
+                    faults.clone(),
+                )
+            });
+        }
+        sim.client("bot", bot_host(self, shared.clone()));
+
+        let host_error = drive(&mut sim, self.faults).err();
+        drop(sim);
+        let store = Store::open(&db_path, unix_seconds(start)).ok();
+        let bot = shared.bot.borrow_mut().take();
+        let services = shared.services.borrow().clone();
+        BusOutcome { bot, services, host_error, store }
+    }
+}
+
+fn failed(reason: String) -> BusOutcome {
+    BusOutcome { bot: None, services: Vec::new(), host_error: Some(reason), store: None }
+}
+
+/// Steps the simulation, applying each network fault's start and end at its instant.
+fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
+    let mut transitions: Vec<(i64, usize, bool)> = Vec::new();
+    for (index, fault) in faults.iter().enumerate() {
+        let (from, until) = fault.window();
+        transitions.push((from, index, true));
+        transitions.push((until, index, false));
+    }
+    transitions.sort();
+    let mut next = 0;
+    loop {
+        let now = sim.elapsed().as_millis() as i64;
+        while next < transitions.len() && transitions[next].0 <= now {
+            let (_, index, starts) = transitions[next];
+            apply(sim, &faults[index], starts);
+            next += 1;
+        }
+        match sim.step() {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+}
+
+fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
+    match fault {
+        Fault::Partition { a, b, oneway, .. } => match (starts, oneway) {
+            (true, false) => sim.partition(a.as_str(), b.as_str()),
+            (true, true) => sim.partition_oneway(a.as_str(), b.as_str()),
+            (false, false) => sim.repair(a.as_str(), b.as_str()),
+            (false, true) => sim.repair_oneway(a.as_str(), b.as_str()),
+        },
+        Fault::Hold { a, b, .. } if starts => sim.hold(a.as_str(), b.as_str()),
+        Fault::Hold { a, b, .. } => sim.release(a.as_str(), b.as_str()),
+        Fault::Latency { a, b, ms, .. } if starts => {
+            sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(*ms))
+        }
+        Fault::Latency { a, b, .. } => {
+            sim.set_link_latency(a.as_str(), b.as_str(), Duration::ZERO);
+            sim.set_link_max_message_latency(a.as_str(), b.as_str(), BASE_LATENCY);
+        }
+        Fault::CrashDb { host, .. } if starts => sim.crash(host.as_str()),
+        Fault::CrashDb { host, .. } => sim.bounce(host.as_str()),
+        Fault::RestartBus { .. } if starts => sim.crash("bus"),
+        Fault::RestartBus { .. } => sim.bounce("bus"),
+        // Read from the schedule by the link, the store and the chat stand-in.
+        Fault::Drop { .. }
+        | Fault::SlowStore { .. }
+        | Fault::ChatFail { .. }
+        | Fault::Mute { .. }
+        | Fault::Burst { .. } => {}
+    }
+}
+
+/// One db-service instance; a restart after a crash runs this again.
+async fn service_host(
+    host: String,
+    shared: Rc<Shared>,
+    db_path: PathBuf,
+    start: i64,
+    protocol: Protocol,
+    trace: Trace,
+    faults: Vec<Fault>,
+) -> turmoil::Result {
+    let store = Store::open(&db_path, unix_seconds(start))?;
+    let transport = SimTransport::connect(BUS_ADDR, SimBusOptions { name: host.clone(), ..SimBusOptions::default() });
+    let config = match protocol {
+        Protocol::Hardened => ServiceConfig {
+            queue_group: Some(DEFAULT_QUEUE_GROUP.to_string()),
+            host: host.clone(),
+            ..ServiceConfig::default()
+        },
+        Protocol::V05 => ServiceConfig { queue_group: None, commit: CommitMode::PerCommand, host: host.clone() },
+    };
+    let slow: Vec<Fault> = faults.into_iter().filter(|f| matches!(f, Fault::SlowStore { .. })).collect();
+    let commit_delay = move || {
+        let now = sim_now_ms();
+        let ms = slow
+            .iter()
+            .filter(|f| f.is_active(now))
+            .map(|f| if let Fault::SlowStore { commit_ms, .. } = f { *commit_ms } else { 0 })
+            .max()
+            .unwrap_or(0);
+        Duration::from_millis(ms)
+    };
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let service = DbService::new(transport, store, SimClock { start_unix_ms: start }, config)
+        .with_trace(trace, start)
+        .with_commit_delay(Box::new(commit_delay))
+        .with_ready(ready_tx);
+    let mut stop = shared.stop.subscribe();
+    let run = service.run(async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    });
+    let announce = async {
+        if ready_rx.await.is_ok() {
+            shared.ready.send_modify(|count| *count += 1);
+        }
+    };
+    let (result, ()) = tokio::join!(run, announce);
+    let (report, _store) = result?;
+    shared.services.borrow_mut().push(report);
+    shared.done.send_modify(|count| *count += 1);
+    Ok(())
+}
+
+/// The bot: waits for the services, replays, settles, stops the services.
+fn bot_host(run: &BusRun<'_>, shared: Rc<Shared>) -> impl std::future::Future<Output = turmoil::Result> + 'static {
+    let fixture = run.fixture.clone();
+    let faults = run.faults.to_vec();
+    let (protocol, services, seed, trace) = (run.protocol, run.db_services, run.seed, run.trace.clone());
+    async move {
+        let header = &fixture.header;
+        // Virtual 0 is the simulation's start, so fault windows and replay times agree.
+        let timeline = TokioTimeline::new(1.0);
+        let transport =
+            SimTransport::connect(BUS_ADDR, SimBusOptions { name: "bot".into(), ..SimBusOptions::default() });
+        let mut ready = shared.ready.subscribe();
+        ready.wait_for(|count| *count >= services).await?;
+        let link = FaultyLink::new(
+            BusLink::with_protocol(transport.clone(), protocol),
+            &faults,
+            seed,
+            sim_now_ms,
+            trace.clone(),
+        );
+        let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, protocol);
+        let chat = ChatStandIn::new(&faults, header.start_unix_ms);
+        let runner = Runner::new(bot, &link, chat, timeline, trace.clone(), RunnerConfig::default());
+        let (report, chat, _bot) = runner.replay(&fixture).await;
+
+        // Settle: the bus has every command, then the services drain and commit.
+        let _ = tokio::time::timeout(Duration::from_secs(30), transport.round_trip()).await;
+        shared.stop.send_replace(true);
+        let mut done = shared.done.subscribe();
+        let settled = tokio::time::timeout(Duration::from_secs(60), done.wait_for(|count| *count >= services)).await;
+        trace.record(sim_now_ms(), "bot", "settled", serde_json::json!({ "services_done": settled.is_ok() }));
+        let outbox = link.inner().outbox_stats();
+        *shared.bot.borrow_mut() = Some(BotOutput { report, chat, outbox, dropped: link.dropped() });
+        if settled.is_err() {
+            return Err("the db-services did not drain within 60 s of the replay's end".into());
+        }
+        Ok(())
+    }
+}
