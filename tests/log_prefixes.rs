@@ -49,7 +49,7 @@ async fn bus_mode_logs_nats() {
 #[traced_test]
 async fn dual_mode_falls_back_to_the_store_and_says_so() {
     let server = NatsServer::start();
-    let link = DualLink::new(BusLink::new(connect(&server).await), direct());
+    let link = DualLink::new(BusLink::plain(connect(&server).await), direct());
     let reply =
         link.request(Outbound::new(Protocol::Hardened).request(1_731_000_002_000), Duration::from_secs(2)).await;
     assert!(matches!(reply, Ok(rosey::contract::Reply::Outbound(_))), "{reply:?}");
