@@ -96,3 +96,75 @@ fn trace_file_has_one_json_line_per_record() {
         assert!(value["t"].is_i64() && value["host"].is_string() && value["kind"].is_string(), "{line}");
     }
 }
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios").join(name).display().to_string()
+}
+
+/// The same seed in two separate processes: the same trace hash (nothing
+/// process-local, such as a hash seed, leaks into a run).
+#[test]
+fn a_seed_replays_identically_across_processes() {
+    let hash = |output: Output| {
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        stdout.lines().find(|l| l.starts_with("trace hash:")).map(str::to_string).expect("a trace hash")
+    };
+    let first = hash(rosey_sim(&["run", &scenario("swarm.toml"), "--seed", "11"]));
+    let second = hash(rosey_sim(&["run", &scenario("swarm.toml"), "--seed", "11"]));
+    assert_eq!(first, second);
+}
+
+#[test]
+fn check_determinism_reports_identical_traces() {
+    let output = rosey_sim(&["check-determinism", &scenario("zoo-db-down.toml"), "--seed", "3"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.starts_with("deterministic: seed 3,"), "{stdout}");
+}
+
+#[test]
+fn sweep_of_the_swarm_passes_on_hardened() {
+    let output = rosey_sim(&["sweep", &scenario("swarm.toml"), "--seeds", "1..=6"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("6 seeds in") && stdout.contains("6 passed, 0 failed"), "{stdout}");
+
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn a_failing_run_exits_non_zero_and_prints_its_replay_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("expects-the-impossible.toml");
+    std::fs::write(
+        &broken,
+        format!(
+            "fixture = {:?}\nmode = \"bus\"\nprotocol = \"hardened\"\nexpect_violation = \"said_once\"\n",
+            fixture("smoke.jsonl")
+        ),
+    )
+    .unwrap();
+    let output = rosey_sim(&["run", broken.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("result: FAIL (expected said_once to fail)"), "{stdout}");
+    assert!(stdout.contains("replay: cargo run --release -p rosey-sim -- run"), "{stdout}");
+
+    let output = rosey_sim(&["sweep", broken.to_str().unwrap(), "--seeds", "1..3"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("2 seeds in") && stdout.contains("0 passed, 2 failed"), "{stdout}");
+    assert!(stdout.contains("--seed 1") && stdout.contains("--seed 2"), "{stdout}");
+}
+
+#[test]
+fn bad_scenarios_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "fixture = \"x.jsonl\"\nexpect_violation = \"nonsense\"\n").unwrap();
+    assert_one_line_error(&rosey_sim(&["run", bad.to_str().unwrap()]), "is not an invariant");
+    std::fs::write(&bad, "fixture = \"x.jsonl\"\n[[faults]]\nkind = \"partition\"\na = \"bot\"\nb = \"moon\"\nfrom_ms = 1\nuntil_ms = 2\n")
+        .unwrap();
+    assert_one_line_error(&rosey_sim(&["run", bad.to_str().unwrap()]), "unknown host \"moon\"");
+    assert_one_line_error(&rosey_sim(&["sweep", bad.to_str().unwrap(), "--seeds", "5..2"]), "empty seed range");
+}
