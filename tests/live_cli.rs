@@ -146,3 +146,56 @@ fn watch_shows_decoded_traffic() {
     assert!(second.contains("MALFORMED"), "{second}");
     assert!(watch.wait().unwrap().success());
 }
+
+/// SIGTERM to a running bot: it stops the replay, and its shutdown leaves
+/// every listed user (closing their sessions), as at a replay's end.
+#[test]
+fn sigterm_stops_the_bot_and_closes_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bot.db");
+    let fixture = fixture_path("evening.jsonl");
+    let mut bot = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["--db", db.to_str().unwrap(), "bot", "--mode", "direct", "--chat"])
+        .arg(format!("replay:{},speed=1", fixture.display()))
+        .env("ROSEY_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(bot.stderr.take().unwrap()).lines();
+    for line in log.by_ref() {
+        // Logged once the first userlist's users are in the database with open sessions.
+        if line.unwrap().contains("userlist received") {
+            break;
+        }
+    }
+    std::thread::spawn(move || log.for_each(drop));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let status = Command::new("kill").args(["-TERM", &bot.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = bot.wait_with_output().unwrap();
+    assert!(output.status.success(), "the bot exits cleanly on SIGTERM");
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("virtual duration:"), "{summary}");
+    let open: i64 = conn
+        .query_row("SELECT COUNT(*) FROM user_stats WHERE current_session_start IS NOT NULL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(open, 0, "every session is closed by the bot's shutdown");
+    let users: i64 = conn.query_row("SELECT COUNT(*) FROM user_stats", [], |r| r.get(0)).unwrap();
+    assert!(users >= 10, "the first userlist's users were recorded before the signal: {users}");
+}
+
+/// Credentials reach the server: a token-protected server accepts the right
+/// token and refuses a missing one with a message naming the URL.
+#[test]
+fn token_auth_is_used_and_a_refusal_is_explained() {
+    let server = NatsServer::start_with(&["--auth", "s3cret"]);
+    let with_token = rosey(&server.url()).args(["--nats-token", "s3cret", "say", "hi"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&with_token.stderr);
+    assert!(stderr.contains("no db-service is listening"), "connected, then found no service: {stderr}");
+    let without = rosey(&server.url()).args(["say", "hi"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(!without.status.success());
+    assert!(stderr.contains("cannot connect to NATS at") && stderr.contains(&server.url()), "{stderr}");
+}

@@ -19,6 +19,8 @@ pub struct NatsServer {
     child: Option<Child>,
     port: u16,
     binary: PathBuf,
+    /// Extra command-line arguments (auth, limits), kept for restarts.
+    args: Vec<String>,
 }
 
 /// Finds the nats-server binary.
@@ -48,9 +50,15 @@ impl NatsServer {
     ///
     /// When nats-server is missing (with [`INSTALL_HINT`]) or does not start.
     pub fn start() -> NatsServer {
+        NatsServer::start_with(&[])
+    }
+
+    /// Starts a server on a free port with extra arguments, e.g. `["--auth", "token"]`.
+    pub fn start_with(args: &[&str]) -> NatsServer {
         let binary = nats_server_binary().unwrap_or_else(|hint| panic!("{hint}"));
-        let (child, port) = spawn(&binary, -1);
-        NatsServer { child: Some(child), port, binary }
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, port) = spawn(&binary, -1, &args);
+        NatsServer { child: Some(child), port, binary, args }
     }
 
     pub fn port(&self) -> u16 {
@@ -72,7 +80,7 @@ impl NatsServer {
     /// Starts the server again on the same port.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, port) = spawn(&self.binary, i32::from(self.port));
+        let (child, port) = spawn(&self.binary, i32::from(self.port), &self.args);
         assert_eq!(port, self.port, "nats-server came back on another port");
         self.child = Some(child);
     }
@@ -86,9 +94,10 @@ impl Drop for NatsServer {
 
 /// Spawns nats-server on `port` (-1: any free port) and waits for the log line
 /// that says where it listens.
-fn spawn(binary: &PathBuf, port: i32) -> (Child, u16) {
+fn spawn(binary: &PathBuf, port: i32, args: &[String]) -> (Child, u16) {
     let mut child = Command::new(binary)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -77,6 +77,7 @@ pub async fn run_bot(
     stop: impl Future<Output = ()>,
 ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
     let fixture = Fixture::load(&chat.fixture)?;
+    tracing::info!(fixture = %chat.fixture.display(), events = fixture.events.len(), ?mode, "bot replaying");
     let open_store = || Store::open(&settings.db_path(), unix_seconds(fixture.header.start_unix_ms));
     match mode {
         BotMode::Direct => {

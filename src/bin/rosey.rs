@@ -88,43 +88,57 @@ async fn run(cli: Cli) -> rosey::Result<()> {
         None => Settings::default(),
     };
     let settings = cli.settings.over(file);
+    let shutdown = shutdown_signal();
     match cli.command {
         Command::DbService => {
-            let report = app::run_db_service(&settings, shutdown_signal()).await?;
+            let report = app::run_db_service(&settings, shutdown).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bot { chat, mode } => {
-            let (report, said) = app::run_bot(&settings, &chat, mode, shutdown_signal()).await?;
+            let (report, said) = app::run_bot(&settings, &chat, mode, shutdown).await?;
             print!("{}", rosey::bot::summary::render(&report, &said, std::time::Duration::ZERO, "-"));
         }
         Command::Say { text } => println!("{}", app::say(&settings, &text).await?),
         Command::Watch { subject, count } => {
-            app::watch(&settings, &subject, count, &mut std::io::stdout(), shutdown_signal()).await?;
+            app::watch(&settings, &subject, count, &mut std::io::stdout(), shutdown).await?;
         }
     }
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Registers the SIGINT and SIGTERM handlers now (so a signal that arrives
+/// before the returned future is first polled is not lost to the default
+/// disposition) and returns a future that resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let term = async {
+                match term.as_mut() {
+                    Some(term) => drop(term.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(interrupt) => drop(interrupt.recv().await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = term => {}
+                () = interrupt => {}
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            tracing::info!("shutdown signal received");
         }
-        tracing::info!("shutdown signal received");
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Help and version print as clap formats them; a usage error becomes one line.

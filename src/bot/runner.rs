@@ -293,6 +293,9 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
     async fn on_event(&mut self, event: &TimedEvent, at_ms: i64) {
         *self.report.events_by_kind.entry(event.event.kind().to_string()).or_default() += 1;
         self.trace(event.at_ms, "event", json!({ "line": event.line, "event": event.event.kind() }));
+        if let crate::cytube::ChatEvent::Userlist(update) = &event.event {
+            tracing::info!(users = update.users.len(), virtual_ms = event.at_ms, "userlist received");
+        }
         for command in self.bot.handle(&event.event, at_ms) {
             self.send(event.at_ms, command).await;
         }
