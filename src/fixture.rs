@@ -47,6 +47,9 @@ pub struct Fixture {
     pub header: FixtureHeader,
     pub events: Vec<TimedEvent>,
     pub skipped: Vec<Skip>,
+    /// The last line's `at_ms`, counting bad events too: a malformed event
+    /// is still an event at that instant, and the replay runs past it.
+    pub last_at_ms: i64,
 }
 
 /// A fixture that cannot be replayed: where and why.
@@ -94,7 +97,7 @@ impl Fixture {
             .ok_or_else(|| fail(0, "empty fixture: expected a header line".into()))?;
         let header = parse_header(header_text).map_err(|reason| fail(header_line, reason))?;
 
-        let mut fixture = Fixture { header, events: Vec::new(), skipped: Vec::new() };
+        let mut fixture = Fixture { header, events: Vec::new(), skipped: Vec::new(), last_at_ms: 0 };
         let mut last_at = 0;
         for (line, raw) in lines {
             if raw.trim().is_empty() {
@@ -115,6 +118,7 @@ impl Fixture {
                 continue;
             }
             last_at = at_ms;
+            fixture.last_at_ms = at_ms;
             match ChatEvent::parse(name, data) {
                 Ok(event) => {
                     if let ChatEvent::Userlist(update) = &event {
@@ -130,10 +134,10 @@ impl Fixture {
         Ok(fixture)
     }
 
-    /// When the replay ends: the last event's `at_ms` or the header's `end_ms`,
-    /// whichever is later, plus [`TAIL_MS`].
+    /// When the replay ends: the last event's `at_ms` (a bad event's too) or
+    /// the header's `end_ms`, whichever is later, plus [`TAIL_MS`].
     pub fn end_ms(&self) -> i64 {
-        let last = self.events.last().map_or(0, |e| e.at_ms);
+        let last = self.events.last().map_or(0, |e| e.at_ms).max(self.last_at_ms);
         last.max(self.header.end_ms.unwrap_or(0)) + TAIL_MS
     }
 }
@@ -235,6 +239,20 @@ mod tests {
             ]
         );
         assert_eq!(fixture.events.len(), 1);
+    }
+
+    /// A malformed last event still extends the replay: it is the file's last event.
+    #[test]
+    fn a_bad_last_event_still_sets_the_end() {
+        let text = [
+            HEADER,
+            r#"{"at_ms": 100, "event": "usercount", "data": 1}"#,
+            r#"{"at_ms": 9000, "event": "chatMsg", "data": {}}"#,
+        ]
+        .join("\n");
+        let fixture = Fixture::parse(&text, "t").unwrap();
+        assert_eq!(fixture.events.len(), 1);
+        assert_eq!(fixture.end_ms(), 11_000);
     }
 
     #[test]
