@@ -86,7 +86,7 @@ struct RunArgs {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return clap_exit(err),
+        Err(err) => return rosey::app::clap_exit(err),
     };
     init_logging();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
@@ -198,24 +198,6 @@ fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
         return Err(format!("empty seed range {text:?}"));
     }
     Ok((from, end))
-}
-
-/// Help and version print as clap formats them; a usage error becomes one
-/// line naming the problem.
-fn clap_exit(err: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
-            ExitCode::SUCCESS
-        }
-        _ => {
-            let rendered = err.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (see --help)");
-            ExitCode::from(2)
-        }
-    }
 }
 
 fn init_logging() {

@@ -63,7 +63,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return clap_exit(err),
+        Err(err) => return rosey::app::clap_exit(err),
     };
     init_logging(&cli.log);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -138,22 +138,6 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Help and version print as clap formats them; a usage error becomes one line.
-fn clap_exit(err: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
-            ExitCode::SUCCESS
-        }
-        _ => {
-            let rendered = err.to_string();
-            eprintln!("{} (see --help)", rendered.lines().next().unwrap_or("invalid arguments"));
-            ExitCode::from(2)
-        }
     }
 }
 
