@@ -23,7 +23,7 @@ struct Cli {
     #[arg(long, env = "ROSEY_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Log filter (error, warn, info, debug, or a tracing filter such as rosey=debug).
-    #[arg(long, env = "ROSEY_LOG", default_value = "info", global = true)]
+    #[arg(long, env = "ROSEY_LOG", default_value = "info,async_nats=warn", global = true)]
     log: String,
     #[command(flatten)]
     settings: Settings,
@@ -95,8 +95,9 @@ async fn run(cli: Cli) -> rosey::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bot { chat, mode } => {
+            let started = std::time::Instant::now();
             let (report, said) = app::run_bot(&settings, &chat, mode, shutdown).await?;
-            print!("{}", rosey::bot::summary::render(&report, &said, std::time::Duration::ZERO, "-"));
+            print!("{}", rosey::bot::summary::render(&report, &said, started.elapsed(), "-"));
         }
         Command::Say { text } => println!("{}", app::say(&settings, &text).await?),
         Command::Watch { subject, count } => {
