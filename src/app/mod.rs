@@ -4,11 +4,13 @@
 
 mod bot;
 mod db_service;
+mod loadtest;
 mod say;
 mod watch;
 
 pub use bot::{run_bot, BotMode, ChatSpec, Speed};
 pub use db_service::run_db_service;
+pub use loadtest::{loadtest, parse_duration, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
 pub use say::say;
 pub use watch::watch;
 

@@ -58,6 +58,8 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Drive an event mix at a rate against a running db-service; print throughput and latency.
+    Loadtest(app::LoadtestArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +105,7 @@ async fn run(cli: Cli) -> rosey::Result<()> {
         Command::Watch { subject, count } => {
             app::watch(&settings, &subject, count, &mut std::io::stdout(), shutdown).await?;
         }
+        Command::Loadtest(args) => print!("{}", app::loadtest(&settings, &args, shutdown).await?),
     }
     Ok(())
 }

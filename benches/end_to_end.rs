@@ -1,0 +1,137 @@
+//! Event in to row committed, per event: direct mode, the simulated bus and
+//! live NATS, in one criterion group.
+//!
+//! One iteration is a batch of chat lines (5,000; 500 under `cargo test
+//! --benches`), each through `Bot::handle` and `link.send`; criterion's
+//! throughput is that batch, so its time per element is the cost per event.
+//!
+//! - `direct`: `DirectLink` over a WAL file: each line is applied and
+//!   committed (its own transaction) before `send` returns.
+//! - `live`: the bot publishes the batch through `BusLink<NatsTransport>`,
+//!   then sends an `outbound.enqueue` request. A `DbService` (its own thread,
+//!   WAL file, group commit as shipped: `ServiceConfig::default()`) answers an
+//!   enqueue only after the commit that holds it, and it reads one
+//!   subscription in arrival order, so the reply proves every line of the
+//!   batch is committed. The time runs from the first `handle` to that reply.
+//! - `sim`: the same over the simulated bus inside turmoil (bus, db-service
+//!   and bot hosts): the wall time of simulating it, every host's work and
+//!   turmoil's stepping included, all on this one thread.
+//!
+//! `cargo bench --bench end_to_end`
+
+#[macro_use]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use rosey::contract::{Command, EnqueueRequest, Reply, Request};
+use rosey::link::{BusLink, DbLink};
+use rosey::transport::Transport;
+use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
+use rosey_sim::nats_server::NatsServer;
+
+/// How long the proof of a batch may take.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn batch_size() -> u64 {
+    if bench_mode() {
+        5_000
+    } else {
+        500
+    }
+}
+
+/// One batch: `lines` chat lines through the bot, then (for a bus link) an
+/// enqueue whose reply proves them committed.
+async fn batch<L: DbLink>(feed: &mut Feed, link: &L, lines: u64, confirm: bool) {
+    let at_ms = feed.tick();
+    for _ in 0..lines {
+        for command in feed.chat(at_ms) {
+            link.send(command).await.expect("send");
+        }
+    }
+    if confirm {
+        let mark = Command::Request(Request::Enqueue(EnqueueRequest { message: "e2e".into(), at_ms: Some(at_ms) }));
+        match link.request(mark, CONFIRM_TIMEOUT).await {
+            Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {}
+            other => panic!("the batch was not confirmed: {other:?}"),
+        }
+    }
+}
+
+async fn batches<L: DbLink>(feed: &mut Feed, link: &L, iters: u64, lines: u64, confirm: bool) -> Duration {
+    let started = Instant::now();
+    for _ in 0..iters {
+        batch(feed, link, lines, confirm).await;
+    }
+    started.elapsed()
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let lines = batch_size();
+    let mut group = c.benchmark_group("end_to_end");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .throughput(Throughput::Elements(lines));
+    let runtime = runtime();
+    let dir = tempfile::tempdir().expect("a temp folder");
+
+    let direct = direct_link(&dir.path().join("direct.db"));
+    let (mut feed, opening) = Feed::new();
+    runtime.block_on(send_all(&direct, opening));
+    group.bench_function(BenchmarkId::new("direct", "chat"), |b| {
+        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &direct, iters, lines, false)))
+    });
+
+    let sim_db = dir.path().join("sim.db");
+    let mut rig = SimRig::new(|jobs| {
+        let mut sim = lan_sim!();
+        sim.host("bus", || bus::serve(4222));
+        sim.host("db", move || sim_db_host(sim_db.clone()));
+        sim.client("bot", sim_bot(jobs, lines));
+        Box::new(move || sim.step().map_err(|e| e.to_string()))
+    });
+    group.bench_function(BenchmarkId::new("sim", "chat"), |b| b.iter_custom(|iters| rig.run(iters)));
+
+    let server = NatsServer::start();
+    let service = live_service(&server.url(), &dir.path().join("live.db"));
+    let (link, mut feed) = runtime.block_on(async {
+        let link = BusLink::new(nats_connect(&server.url(), "bench-bot").await);
+        let (feed, opening) = Feed::new();
+        send_all(&link, opening).await;
+        (link, feed)
+    });
+    group.bench_function(BenchmarkId::new("live", "chat"), |b| {
+        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &link, iters, lines, true)))
+    });
+    group.finish();
+    let report = service.stop();
+    eprintln!(
+        "end_to_end/live: the db-service applied {} commands in {} commits ({:.0} per commit)",
+        report.applied_total(),
+        report.commits,
+        report.applied_total() as f64 / report.commits.max(1) as f64
+    );
+}
+
+/// The bot host: waits for the db-service, then runs jobs of `iters` batches.
+async fn sim_bot((mut jobs, done): Jobs<u64>, lines: u64) -> HostResult {
+    let transport = SimTransport::connect(BUS_ADDR, sim_options("bot"));
+    transport.round_trip().await?;
+    let link = BusLink::new(transport);
+    sim_wait_for_service(&link).await;
+    let (mut feed, opening) = Feed::new();
+    send_all(&link, opening).await;
+    while let Some(iters) = jobs.recv().await {
+        done.set(Some(batches(&mut feed, &link, iters, lines, true).await));
+    }
+    Ok(())
+}
+
+criterion_group!(benches, end_to_end);
+criterion_main!(benches);
