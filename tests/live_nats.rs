@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rosey::bot::{Bot, InstantTimeline, Protocol, Runner, RunnerConfig, TokioTimeline};
+use rosey::bot::{Bot, InstantTimeline, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use rosey::chat::RecordingChat;
 use rosey::contract::{Command, Reply, Subject};
 use rosey::link::{BusLink, DbLink, LinkError};
@@ -24,6 +24,22 @@ const T0: i64 = 1_731_000_000;
 
 fn bot_for(fixture: &rosey::fixture::Fixture, protocol: Protocol) -> Bot {
     Bot::new(&fixture.header.channel, &fixture.header.bot, fixture.header.start_unix_ms, protocol)
+}
+
+/// Replays `fixture` through a hardened bot over `link`, as fast as possible.
+async fn replay_max_speed(link: &impl DbLink, fixture: &rosey::fixture::Fixture) -> (ReplayReport, RecordingChat) {
+    let bot = bot_for(fixture, Protocol::Hardened);
+    let config = RunnerConfig::default();
+    let runner =
+        Runner::new(bot, link, RecordingChat::default(), InstantTimeline::default(), Trace::new(false), config);
+    let (report, chat, _) = runner.replay(fixture).await;
+    (report, chat)
+}
+
+/// The bot's `outbound.get`: a request whose reply proves the service has
+/// applied everything sent before it on the same connection.
+fn poll() -> Command {
+    rosey::bot::Outbound::new(Protocol::Hardened).request(0)
 }
 
 /// Every subject, published by a plain client, lands in SQLite as the direct
@@ -128,18 +144,10 @@ async fn evening_over_live_bus_equals_direct_mode() {
     let link = BusLink::new(connect(&server.url(), "bot").await);
     let body = async {
         svc.ready.await.unwrap();
-        let runner = Runner::new(
-            bot_for(&fixture, Protocol::Hardened),
-            &link,
-            RecordingChat::default(),
-            InstantTimeline::default(),
-            Trace::new(false),
-            RunnerConfig::default(),
-        );
-        let (report, chat, _) = runner.replay(&fixture).await;
+        let (report, chat) = replay_max_speed(&link, &fixture).await;
         link.transport().round_trip().await.unwrap();
         // A request after the last event: the service has applied everything before it.
-        link.request(rosey::bot::Outbound::new(Protocol::Hardened).request(0), Duration::from_secs(5)).await.unwrap();
+        link.request(poll(), Duration::from_secs(5)).await.unwrap();
         svc.stop.send(()).unwrap();
         (report, chat)
     };
@@ -195,18 +203,10 @@ async fn no_responders_and_timeouts_reach_the_bot() {
     let fixture = load_fixture("smoke.jsonl");
     let server = NatsServer::start();
     let link = BusLink::new(connect(&server.url(), "bot").await);
-    let err = link.request(rosey::bot::Outbound::new(Protocol::Hardened).request(0), Duration::from_secs(5)).await;
+    let err = link.request(poll(), Duration::from_secs(5)).await;
     assert_eq!(err, Err(LinkError::NoResponders));
 
-    let runner = Runner::new(
-        bot_for(&fixture, Protocol::Hardened),
-        &link,
-        RecordingChat::default(),
-        InstantTimeline::default(),
-        Trace::new(false),
-        RunnerConfig::default(),
-    );
-    let (report, chat, _) = runner.replay(&fixture).await;
+    let (report, chat) = replay_max_speed(&link, &fixture).await;
     assert!(chat.said.is_empty());
     assert_eq!(report.outbound.poll_failures, report.outbound.polls);
     assert!(report.link_failures.keys().any(|k| k.contains("no responders")), "{:?}", report.link_failures);
@@ -215,7 +215,7 @@ async fn no_responders_and_timeouts_reach_the_bot() {
     let silent = connect(&server.url(), "silent").await;
     let mut subscription = silent.subscribe("rosey.db.>", None).await.unwrap();
     silent.round_trip().await.unwrap();
-    let request = link.request(rosey::bot::Outbound::new(Protocol::Hardened).request(0), Duration::from_millis(200));
+    let request = link.request(poll(), Duration::from_millis(200));
     let (result, swallowed) = tokio::join!(request, subscription.next());
     assert_eq!(result, Err(LinkError::TimedOut));
     assert!(swallowed.is_some_and(|m| m.subject == Subject::OutboundGet.as_str()));
@@ -302,7 +302,7 @@ async fn server_restart_mid_replay_is_survived_and_loss_is_reported() {
         );
         let (report, _, _) = runner.replay(&fixture).await;
         link.inner.transport().round_trip().await.unwrap();
-        let sync = rosey::bot::Outbound::new(Protocol::Hardened).request(0);
+        let sync = poll();
         link.inner.request(sync, Duration::from_secs(10)).await.unwrap();
         svc.stop.send(()).unwrap();
         report

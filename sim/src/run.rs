@@ -54,6 +54,9 @@ pub struct RunResult {
     /// Whether the run met the scenario's expectation.
     pub passed: bool,
     pub trace_hash: String,
+    /// Bus runs: the hardened outbox at the end, and commands the `drop` fault ate.
+    pub outbox: Option<rosey::link::OutboxStats>,
+    pub dropped_by_faults: u64,
     #[serde(skip)]
     pub trace: Trace,
     #[serde(skip)]
@@ -111,6 +114,7 @@ impl Prepared {
         let trace = Trace::new(true);
         let start = fixture.header.start_unix_ms;
 
+        let (mut outbox, mut dropped_by_faults) = (None, 0);
         let (report, chat, services, host_error, store) = match mode {
             Mode::Direct => {
                 let store = Store::open_in_memory(unix_seconds(start)).map_err(|e| e.to_string())?;
@@ -131,7 +135,11 @@ impl Prepared {
                 };
                 let outcome = run.run();
                 let (report, chat) = match outcome.bot {
-                    Some(bot) => (bot.report, bot.chat),
+                    Some(bot) => {
+                        outbox = Some(bot.outbox);
+                        dropped_by_faults = bot.dropped;
+                        (bot.report, bot.chat)
+                    }
                     None => (ReplayReport::default(), ChatStandIn::new(&faults, start)),
                 };
                 (report, chat, outcome.services, outcome.host_error, outcome.store)
@@ -174,6 +182,8 @@ impl Prepared {
             expected_violation,
             passed,
             trace_hash: trace.hash_hex(),
+            outbox,
+            dropped_by_faults,
             trace,
             dump,
         })

@@ -103,6 +103,12 @@ pub fn render_result(run: &RunResult, path: &Path) -> String {
     for fault in &run.faults {
         out.push_str(&format!("  {}\n", serde_json::to_string(fault).unwrap_or_default()));
     }
+    if let Some(outbox) = run.outbox {
+        out.push_str(&format!(
+            "bus: {} commands dropped by faults; outbox at the end: {} held, {} overflowed\n",
+            run.dropped_by_faults, outbox.held, outbox.overflowed
+        ));
+    }
     out.push_str("invariants:\n");
     for verdict in &run.verdicts {
         let mark = if verdict.holds { "ok  " } else { "FAIL" };

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use rosey::clock::{unix_seconds, Clock};
@@ -109,10 +109,8 @@ impl BusRun<'_> {
             bot: RefCell::new(None),
         });
 
-        let mut builder = turmoil::Builder::new();
+        let mut builder = crate::bus::sim_builder(self.seed, start);
         builder
-            .rng_seed(self.seed)
-            .epoch(UNIX_EPOCH + Duration::from_millis(start.max(0) as u64))
             .tick_duration(Duration::from_millis(self.tick_ms))
             .min_message_latency(Duration::ZERO)
             .max_message_latency(BASE_LATENCY)

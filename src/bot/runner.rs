@@ -186,9 +186,16 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
     pub async fn replay(mut self, fixture: &Fixture) -> (ReplayReport, C, Bot) {
         let end = fixture.end_ms();
         self.report.skipped = fixture.skipped.clone();
+        // A skipped line's place in time is the at_ms of the last handled event
+        // before it. Skips are in file order, so one cursor serves them all.
+        let (mut cursor, mut skip_at) = (0, 0);
         for skip in &fixture.skipped {
+            while let Some(event) = fixture.events.get(cursor).filter(|e| e.line < skip.line) {
+                skip_at = event.at_ms;
+                cursor += 1;
+            }
             tracing::warn!(line = skip.line, reason = %skip.reason, "fixture line skipped");
-            self.trace(skip_time(fixture, skip.line), "skip", json!({ "line": skip.line, "reason": skip.reason }));
+            self.trace(skip_at, "skip", json!({ "line": skip.line, "reason": skip.reason }));
         }
         let mut events = fixture.events.iter().peekable();
         let mut next_outbound = OUTBOUND_PERIOD_MS;
@@ -394,11 +401,6 @@ async fn wait_or_stop<T: Timeline>(
         *stop = None;
     }
     fired
-}
-
-/// A skipped line's place in time: the at_ms of the nearest handled event before it.
-fn skip_time(fixture: &Fixture, line: usize) -> i64 {
-    fixture.events.iter().take_while(|e| e.line < line).last().map_or(0, |e| e.at_ms)
 }
 
 /// Records every line said into the trace.
