@@ -10,15 +10,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rosey::contract::{Command, Reply};
 use rosey::link::{DbLink, LinkError};
-use rosey::trace::Trace;
-use serde_json::json;
+use rosey::trace::{Trace, TraceEvent};
 
-use crate::fault::Fault;
+use crate::fault::{pattern_covers, Fault, FaultSpec};
 
 /// Drops commands matching an active `drop` fault, with its probability.
 pub struct FaultyLink<L: DbLink> {
     inner: L,
-    drops: Vec<Fault>,
+    /// The `drop` faults: window, subject pattern, probability.
+    drops: Vec<(Fault, Option<String>, f64)>,
     rng: RefCell<ChaCha8Rng>,
     /// Virtual ms now (the simulation's clock).
     now: fn() -> i64,
@@ -28,7 +28,13 @@ pub struct FaultyLink<L: DbLink> {
 
 impl<L: DbLink> FaultyLink<L> {
     pub fn new(inner: L, faults: &[Fault], seed: u64, now: fn() -> i64, trace: Trace) -> FaultyLink<L> {
-        let drops = faults.iter().filter(|f| matches!(f, Fault::Drop { .. })).cloned().collect();
+        let drops = faults
+            .iter()
+            .filter_map(|f| match &f.what {
+                FaultSpec::Drop { subject, probability } => Some((f.clone(), subject.clone(), *probability)),
+                _ => None,
+            })
+            .collect();
         let rng = RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ 0xd0_d0));
         FaultyLink { inner, drops, rng, now, trace, dropped: Cell::new(0) }
     }
@@ -50,19 +56,13 @@ impl<L: DbLink> FaultyLink<L> {
         let probability = self
             .drops
             .iter()
-            .filter(|f| f.is_active(t))
-            .filter_map(|f| match f {
-                Fault::Drop { subject: pattern, probability, .. } => {
-                    let hit = pattern.as_deref().is_none_or(|p| crate::bus::subject::matches(p, subject.as_str()));
-                    hit.then_some(*probability)
-                }
-                _ => None,
-            })
+            .filter(|(fault, pattern, _)| fault.is_active(t) && pattern_covers(pattern.as_deref(), subject))
+            .map(|(_, _, probability)| *probability)
             .fold(0.0_f64, f64::max);
         let dropped = probability > 0.0 && self.rng.borrow_mut().random_bool(probability.min(1.0));
         if dropped {
             self.dropped.set(self.dropped.get() + 1);
-            self.trace.record(t, "bot", "fault_drop", json!({ "subject": subject.as_str() }));
+            self.trace.record(t, "bot", TraceEvent::FaultDrop { subject });
         }
         dropped
     }

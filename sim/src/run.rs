@@ -13,7 +13,7 @@ use rosey::store::{DbDump, Store};
 use rosey::trace::Trace;
 use serde::Serialize;
 
-use crate::fault::{self, Fault};
+use crate::fault::{self, Fault, FaultSpec};
 use crate::invariants::{self, Observed, Verdict};
 use crate::scenario::{Mode, Scenario};
 use crate::standin::ChatStandIn;
@@ -149,7 +149,7 @@ impl Prepared {
             Some(store) => Some(store.dump().map_err(|e| e.to_string())?),
             None => None,
         };
-        let lines = trace.lines();
+        let records = trace.records();
         let empty = DbDump { tables: Vec::new() };
         let host_error =
             host_error.or_else(|| dump.is_none().then(|| "the database could not be read back".to_string()));
@@ -161,7 +161,7 @@ impl Prepared {
             attempts: &chat.attempts,
             report: &report,
             host_error: host_error.as_deref(),
-            trace_lines: &lines,
+            trace: &records,
             start_unix_ms: start,
             end_ms: fixture.end_ms(),
         });
@@ -202,10 +202,10 @@ fn reference(fixture: &Fixture) -> Result<DbDump, String> {
 pub fn with_bursts(fixture: &Fixture, faults: &[Fault]) -> Fixture {
     let mut merged = fixture.clone();
     for fault in faults {
-        if let Fault::Burst { lines, user, from_ms, until_ms } = fault {
-            let span = (until_ms - from_ms).max(1);
+        if let FaultSpec::Burst { lines, user } = &fault.what {
+            let span = (fault.until_ms - fault.from_ms).max(1);
             for i in 0..*lines {
-                let at_ms = from_ms + span * i as i64 / (*lines).max(1) as i64;
+                let at_ms = fault.from_ms + span * i as i64 / (*lines).max(1) as i64;
                 let event = ChatEvent::ChatMsg { username: user.clone(), msg: format!("burst line {i}") };
                 let position = merged.events.partition_point(|e| e.at_ms <= at_ms);
                 merged.events.insert(position, TimedEvent { line: 0, at_ms, event });

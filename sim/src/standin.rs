@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use rosey::chat::{ChatSink, SaidLine, SayError};
 
-use crate::fault::Fault;
+use crate::fault::{Fault, FaultSpec};
 
 /// Records every attempt and every line said.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +27,7 @@ pub struct ChatStandIn {
 impl ChatStandIn {
     pub fn new(faults: &[Fault], origin_unix_ms: i64) -> ChatStandIn {
         let faults =
-            faults.iter().filter(|f| matches!(f, Fault::ChatFail { .. } | Fault::Mute { .. })).cloned().collect();
+            faults.iter().filter(|f| matches!(f.what, FaultSpec::ChatFail | FaultSpec::Mute)).cloned().collect();
         ChatStandIn { faults, origin_unix_ms, said: Vec::new(), attempts: BTreeMap::new() }
     }
 }
@@ -36,11 +36,11 @@ impl ChatSink for ChatStandIn {
     fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
         *self.attempts.entry(text.to_string()).or_default() += 1;
         let t = at_ms - self.origin_unix_ms;
-        let active = |wanted: fn(&Fault) -> bool| self.faults.iter().any(|f| wanted(f) && f.is_active(t));
-        if active(|f| matches!(f, Fault::Mute { .. })) {
+        let active = |wanted: FaultSpec| self.faults.iter().any(|f| f.what == wanted && f.is_active(t));
+        if active(FaultSpec::Mute) {
             return Err(SayError::permanent("muted"));
         }
-        if active(|f| matches!(f, Fault::ChatFail { .. })) {
+        if active(FaultSpec::ChatFail) {
             return Err(SayError::transient("not connected"));
         }
         self.said.push(SaidLine { at_ms, text: text.to_string() });
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn fails_only_inside_the_windows() {
-        let faults = [Fault::Mute { from_ms: 10, until_ms: 20 }, Fault::ChatFail { from_ms: 30, until_ms: 40 }];
+        let faults = [Fault::new(10, 20, FaultSpec::Mute), Fault::new(30, 40, FaultSpec::ChatFail)];
         let mut chat = ChatStandIn::new(&faults, 1_000);
         assert!(chat.say(1_005, "a").is_ok());
         assert_eq!(chat.say(1_015, "b"), Err(SayError::permanent("muted")));

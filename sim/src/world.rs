@@ -22,12 +22,12 @@ use rosey::fixture::Fixture;
 use rosey::link::{BusLink, OutboxStats};
 use rosey::service::{CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_QUEUE_GROUP};
 use rosey::store::Store;
-use rosey::trace::Trace;
+use rosey::trace::{Trace, TraceEvent};
 use rosey::transport::Transport;
 use tokio::sync::watch;
 
 use crate::bus::{SimBusOptions, SimTransport, BUS_ADDR};
-use crate::fault::{db_host_names, Fault};
+use crate::fault::{db_host_names, Fault, FaultSpec};
 use crate::faulty_link::FaultyLink;
 use crate::standin::ChatStandIn;
 
@@ -175,32 +175,32 @@ fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
 }
 
 fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
-    match fault {
-        Fault::Partition { a, b, oneway, .. } => match (starts, oneway) {
+    match &fault.what {
+        FaultSpec::Partition { a, b, oneway } => match (starts, oneway) {
             (true, false) => sim.partition(a.as_str(), b.as_str()),
             (true, true) => sim.partition_oneway(a.as_str(), b.as_str()),
             (false, false) => sim.repair(a.as_str(), b.as_str()),
             (false, true) => sim.repair_oneway(a.as_str(), b.as_str()),
         },
-        Fault::Hold { a, b, .. } if starts => sim.hold(a.as_str(), b.as_str()),
-        Fault::Hold { a, b, .. } => sim.release(a.as_str(), b.as_str()),
-        Fault::Latency { a, b, ms, .. } if starts => {
+        FaultSpec::Hold { a, b } if starts => sim.hold(a.as_str(), b.as_str()),
+        FaultSpec::Hold { a, b } => sim.release(a.as_str(), b.as_str()),
+        FaultSpec::Latency { a, b, ms } if starts => {
             sim.set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(*ms))
         }
-        Fault::Latency { a, b, .. } => {
+        FaultSpec::Latency { a, b, .. } => {
             sim.set_link_latency(a.as_str(), b.as_str(), Duration::ZERO);
             sim.set_link_max_message_latency(a.as_str(), b.as_str(), BASE_LATENCY);
         }
-        Fault::CrashDb { host, .. } if starts => sim.crash(host.as_str()),
-        Fault::CrashDb { host, .. } => sim.bounce(host.as_str()),
-        Fault::RestartBus { .. } if starts => sim.crash("bus"),
-        Fault::RestartBus { .. } => sim.bounce("bus"),
+        FaultSpec::CrashDb { host } if starts => sim.crash(host.as_str()),
+        FaultSpec::CrashDb { host } => sim.bounce(host.as_str()),
+        FaultSpec::RestartBus if starts => sim.crash("bus"),
+        FaultSpec::RestartBus => sim.bounce("bus"),
         // Read from the schedule by the link, the store and the chat stand-in.
-        Fault::Drop { .. }
-        | Fault::SlowStore { .. }
-        | Fault::ChatFail { .. }
-        | Fault::Mute { .. }
-        | Fault::Burst { .. } => {}
+        FaultSpec::Drop { .. }
+        | FaultSpec::SlowStore { .. }
+        | FaultSpec::ChatFail
+        | FaultSpec::Mute
+        | FaultSpec::Burst { .. } => {}
     }
 }
 
@@ -224,15 +224,16 @@ async fn service_host(
         },
         Protocol::V05 => ServiceConfig { queue_group: None, commit: CommitMode::PerCommand, host: host.clone() },
     };
-    let slow: Vec<Fault> = faults.into_iter().filter(|f| matches!(f, Fault::SlowStore { .. })).collect();
+    let slow: Vec<(Fault, u64)> = faults
+        .into_iter()
+        .filter_map(|f| match f.what {
+            FaultSpec::SlowStore { commit_ms } => Some((f, commit_ms)),
+            _ => None,
+        })
+        .collect();
     let commit_delay = move || {
         let now = sim_now_ms();
-        let ms = slow
-            .iter()
-            .filter(|f| f.is_active(now))
-            .map(|f| if let Fault::SlowStore { commit_ms, .. } = f { *commit_ms } else { 0 })
-            .max()
-            .unwrap_or(0);
+        let ms = slow.iter().filter(|(f, _)| f.is_active(now)).map(|(_, ms)| *ms).max().unwrap_or(0);
         Duration::from_millis(ms)
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -286,7 +287,7 @@ fn bot_host(run: &BusRun<'_>, shared: Rc<Shared>) -> impl std::future::Future<Ou
         shared.stop.send_replace(true);
         let mut done = shared.done.subscribe();
         let settled = tokio::time::timeout(Duration::from_secs(60), done.wait_for(|count| *count >= services)).await;
-        trace.record(sim_now_ms(), "bot", "settled", serde_json::json!({ "services_done": settled.is_ok() }));
+        trace.record(sim_now_ms(), "bot", TraceEvent::Settled { services_done: settled.is_ok() });
         let outbox = link.inner().outbox_stats();
         *shared.bot.borrow_mut() = Some(BotOutput { report, chat, outbox, dropped: link.dropped() });
         if settled.is_err() {

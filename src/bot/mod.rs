@@ -19,4 +19,5 @@ pub mod summary;
 
 pub use handlers::Bot;
 pub use outbound::{Outbound, OutboundReport, Protocol};
+pub use periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
 pub use runner::{InstantTimeline, ReplayReport, Runner, RunnerConfig, Timeline, TokioTimeline};

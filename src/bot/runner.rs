@@ -15,15 +15,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
 use super::{Bot, OutboundReport};
 use crate::chat::{ChatSink, SayError};
 use crate::contract::{Command, Reply};
 use crate::fixture::{Fixture, Skip, TimedEvent};
 use crate::link::{DbLink, LinkError};
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceEvent};
 
 /// A source of virtual time (milliseconds since the replay's start).
 pub trait Timeline {
@@ -195,7 +193,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 cursor += 1;
             }
             tracing::warn!(line = skip.line, reason = %skip.reason, "fixture line skipped");
-            self.trace(skip_at, "skip", json!({ "line": skip.line, "reason": skip.reason }));
+            self.trace(skip_at, TraceEvent::Skip { line: skip.line, reason: skip.reason.clone() });
         }
         let mut events = fixture.events.iter().peekable();
         let mut next_outbound = OUTBOUND_PERIOD_MS;
@@ -255,7 +253,8 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 Due::Outbound => {
                     next_outbound += OUTBOUND_PERIOD_MS;
                     if in_flight.is_some() {
-                        self.trace(due_at, "poll_skipped", json!({ "reason": "previous poll in flight" }));
+                        let reason = "previous poll in flight".to_string();
+                        self.trace(due_at, TraceEvent::PollSkipped { reason });
                     } else {
                         let request = self.bot.outbound.request(at_ms);
                         self.trace_command(due_at, &request);
@@ -283,7 +282,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
             self.on_poll_reply(reply).await;
         }
         let end_at = self.absolute(end);
-        self.trace(end, "shutdown", json!({ "listed": self.bot.state.users.len() }));
+        self.trace(end, TraceEvent::Shutdown { listed: self.bot.state.users.len() });
         for command in self.bot.shutdown(end_at) {
             self.send(end, command).await;
         }
@@ -299,7 +298,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
     async fn on_event(&mut self, event: &TimedEvent, at_ms: i64) {
         *self.report.events_by_kind.entry(event.event.kind().to_string()).or_default() += 1;
-        self.trace(event.at_ms, "event", json!({ "line": event.line, "event": event.event.kind() }));
+        self.trace(event.at_ms, TraceEvent::Event { line: event.line, event: event.event.kind().to_string() });
         if let crate::cytube::ChatEvent::Userlist(update) = &event.event {
             tracing::info!(users = update.users.len(), virtual_ms = event.at_ms, "userlist received");
         }
@@ -319,9 +318,12 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
             match result {
                 Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {
                     self.report.enqueued += 1;
-                    self.trace(t, "reply", json!({ "id": reply.id }));
+                    self.trace(t, TraceEvent::Reply { id: reply.id, reply: None });
                 }
-                Ok(reply) => self.trace(t, "reply", json!({ "reply": String::from_utf8_lossy(&reply.encode()) })),
+                Ok(reply) => {
+                    let reply = Some(String::from_utf8_lossy(&reply.encode()).into_owned());
+                    self.trace(t, TraceEvent::Reply { id: None, reply });
+                }
                 Err(error) => self.link_failed(t, &error),
             }
         } else if let Err(error) = self.link.send(command).await {
@@ -334,7 +336,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         let at_ms = self.absolute(now);
         match reply {
             Ok(Reply::Outbound(rows)) => {
-                self.trace(now, "poll_reply", json!({ "ids": rows.iter().map(|r| r.id).collect::<Vec<_>>() }));
+                self.trace(now, TraceEvent::PollReply { ids: rows.iter().map(|r| r.id).collect() });
                 let mut chat =
                     TracedChat { inner: &mut self.chat, trace: &self.trace, host: &self.config.host, t: now };
                 let marks = self.bot.outbound.on_rows(&rows, &self.bot.state, &mut chat, at_ms);
@@ -354,22 +356,22 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         self.bot.outbound.on_poll_failed();
         tracing::warn!(%error, "outbound poll failed");
         *self.report.link_failures.entry(error.to_string()).or_default() += 1;
-        self.trace(t, "poll_failed", json!({ "error": error.to_string() }));
+        self.trace(t, TraceEvent::PollFailed { error: error.to_string() });
     }
 
     fn link_failed(&mut self, t: i64, error: &LinkError) {
         tracing::warn!(%error, "database link failed");
         *self.report.link_failures.entry(error.to_string()).or_default() += 1;
-        self.trace(t, "link_error", json!({ "error": error.to_string() }));
+        self.trace(t, TraceEvent::LinkError { error: error.to_string() });
     }
 
     fn trace_command(&self, t: i64, command: &Command) {
-        let payload: serde_json::Value = serde_json::from_slice(&command.encode()).unwrap_or_default();
-        self.trace(t, "send", json!({ "subject": command.subject().as_str(), "payload": payload }));
+        let payload = serde_json::from_slice(&command.encode()).unwrap_or_default();
+        self.trace(t, TraceEvent::Send { subject: command.subject(), payload });
     }
 
-    fn trace(&self, t: i64, kind: &str, fields: serde_json::Value) {
-        self.trace.record(t, &self.config.host, kind, fields);
+    fn trace(&self, t: i64, event: TraceEvent) {
+        self.trace.record(t, &self.config.host, event);
     }
 }
 
@@ -418,7 +420,7 @@ impl<C: ChatSink> ChatSink for TracedChat<'_, C> {
             Ok(()) => "said".to_string(),
             Err(error) => error.to_string(),
         };
-        self.trace.record(self.t, self.host, "say", json!({ "text": text, "outcome": outcome }));
+        self.trace.record(self.t, self.host, TraceEvent::Say { text: text.to_string(), outcome });
         result
     }
 }

@@ -20,7 +20,7 @@ pub use command::{Command, DecodeError, Request};
 pub use payload::{
     EnqueueReply, EnqueueRequest, MarkFailed, MarkSent, MessageLog, OutboundGet, OutboundRow, RecentChatGet,
     RecentChatRow, StatsHighWater, StatsUserCount, StatusUpdate, UserEvent, BOT_OUTBOUND_LIMIT, DEFAULT_MAX_RETRIES,
-    DEFAULT_OUTBOUND_LIMIT, DEFAULT_RECENT_CHAT_LIMIT,
+    DEFAULT_OUTBOUND_LIMIT, DEFAULT_RECENT_CHAT_LIMIT, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use reply::Reply;
 pub use subject::{Subject, SUBJECT_PREFIX, WILDCARD};

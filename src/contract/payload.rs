@@ -14,6 +14,8 @@ pub const DEFAULT_MAX_RETRIES: i64 = 3;
 pub const BOT_OUTBOUND_LIMIT: i64 = 20;
 /// v0.5.0's default for `recent_chat.get` `limit`.
 pub const DEFAULT_RECENT_CHAT_LIMIT: i64 = 50;
+/// How long a request waits for its reply: v0.5.0's bot waits 2 s.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn default_outbound_limit() -> i64 {
     DEFAULT_OUTBOUND_LIMIT

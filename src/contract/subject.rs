@@ -82,6 +82,20 @@ impl std::fmt::Display for Subject {
     }
 }
 
+/// Serialized as the NATS subject string, as it appears on the wire and in traces.
+impl serde::Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Subject, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Subject::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a rosey.db subject")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,13 +16,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::json;
 
 use super::{apply, command_now};
 use crate::clock::Clock;
 use crate::contract::{Command, Reply, Request, WILDCARD};
 use crate::store::Store;
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceEvent};
 use crate::transport::{BusMessage, Subscription, Transport, TransportError};
 
 /// The default queue group: instances in it share the load, each message goes to one.
@@ -226,7 +225,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             Err(error) => {
                 *self.report.malformed.entry(message.subject.clone()).or_default() += 1;
                 tracing::warn!(subject = %message.subject, reason = %error.reason, "malformed payload skipped");
-                self.record("malformed", json!({ "subject": message.subject, "reason": error.reason }));
+                self.record(TraceEvent::Malformed { subject: message.subject.clone(), reason: error.reason.clone() });
                 if let Some(reply_to) = &message.reply {
                     self.reply(reply_to, Bytes::from(Reply::Error(error.to_string()).encode())).await;
                 }
@@ -238,13 +237,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         let payload = match apply(&mut self.store, &command, now) {
             Ok(reply) => {
                 *self.report.applied.entry(subject.as_str().to_string()).or_default() += 1;
-                self.record("apply", json!({ "subject": subject.as_str(), "now": now }));
+                self.record(TraceEvent::Apply { subject, now });
                 reply.map(|r| r.encode())
             }
             Err(error) => {
                 self.report.store_errors += 1;
                 tracing::warn!(%subject, %error, "store rejected the command; rolled back");
-                self.record("store_error", json!({ "subject": subject.as_str(), "error": error.to_string() }));
+                self.record(TraceEvent::StoreError { subject, error: error.to_string() });
                 Some(Reply::Error(error.to_string()).encode())
             }
         };
@@ -264,9 +263,9 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
     }
 
-    fn record(&self, kind: &str, fields: serde_json::Value) {
+    fn record(&self, event: TraceEvent) {
         if let Some((trace, origin)) = &self.trace {
-            trace.record(self.clock.now_ms() - origin, &self.config.host, kind, fields);
+            trace.record(self.clock.now_ms() - origin, &self.config.host, event);
         }
     }
 }

@@ -1,0 +1,76 @@
+//! Random fault schedules for the swarm: `count` faults per seed from a menu.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rosey::contract::Subject;
+
+use super::{db_host_names, default_burst_user, default_db, Fault, FaultKind, FaultSpec};
+
+/// The `drop` subjects a draw picks from: everything, or one subject that matters.
+const DROP_SUBJECTS: [Option<Subject>; 4] =
+    [None, Some(Subject::OutboundMarkSent), Some(Subject::MessageLog), Some(Subject::OutboundGet)];
+
+/// Draws `count` faults from `menu` for one seed, within `[5 s, end - 20 s)`
+/// so every fault heals before the replay ends.
+pub fn draw(menu: &[FaultKind], count: usize, seed: u64, end_ms: i64, db_services: usize) -> Vec<Fault> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17);
+    let latest_start = (end_ms - 20_000).max(5_001);
+    let hosts: Vec<String> = ["bot", "bus"].iter().map(|h| h.to_string()).chain(db_host_names(db_services)).collect();
+    (0..count)
+        .map(|_| {
+            let kind = menu[rng.random_range(0..menu.len())];
+            let from_ms = rng.random_range(5_000..latest_start);
+            let until_ms = (from_ms + rng.random_range(1_000..15_000)).min(end_ms - 10_000).max(from_ms + 1);
+            let mut pair = || {
+                let a = rng.random_range(0..hosts.len());
+                let b = (a + rng.random_range(1..hosts.len())) % hosts.len();
+                (hosts[a].clone(), hosts[b].clone())
+            };
+            let what = match kind {
+                FaultKind::Partition => {
+                    let (a, b) = pair();
+                    FaultSpec::Partition { a, b, oneway: rng.random_bool(0.3) }
+                }
+                FaultKind::Hold => {
+                    let (a, b) = pair();
+                    FaultSpec::Hold { a, b }
+                }
+                FaultKind::Latency => {
+                    let (a, b) = pair();
+                    FaultSpec::Latency { a, b, ms: rng.random_range(5..400) }
+                }
+                FaultKind::Drop => FaultSpec::Drop {
+                    subject: DROP_SUBJECTS[rng.random_range(0..DROP_SUBJECTS.len())].map(|s| s.as_str().to_string()),
+                    probability: f64::from(rng.random_range(1..=10u32)) / 10.0,
+                },
+                FaultKind::CrashDb => FaultSpec::CrashDb { host: default_db() },
+                FaultKind::RestartBus => FaultSpec::RestartBus,
+                FaultKind::SlowStore => FaultSpec::SlowStore { commit_ms: rng.random_range(5..300) },
+                FaultKind::ChatFail => FaultSpec::ChatFail,
+                FaultKind::Mute => FaultSpec::Mute,
+                FaultKind::Burst => {
+                    FaultSpec::Burst { lines: rng.random_range(100..2_000), user: default_burst_user() }
+                }
+            };
+            Fault { from_ms, until_ms, what }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_seeded_and_heal_before_the_end() {
+        let menu = [FaultKind::Partition, FaultKind::Drop, FaultKind::CrashDb, FaultKind::SlowStore];
+        let a = draw(&menu, 5, 42, 60_000, 1);
+        assert_eq!(a, draw(&menu, 5, 42, 60_000, 1));
+        assert_ne!(a, draw(&menu, 5, 43, 60_000, 1));
+        for fault in &a {
+            let (from, until) = fault.window();
+            assert!(5_000 <= from && from < until && until <= 50_000, "{fault:?}");
+            fault.validate(1).unwrap();
+        }
+    }
+}
