@@ -9,12 +9,14 @@
 //! - [`scenario`], [`fault`]: scenario files and the fault menu.
 //! - [`standin`], [`faulty_link`]: the chat stand-in and the dropping link.
 //! - [`invariants`]: what correct means, checked after every run.
+//! - [`error`]: [`SimError`], what went wrong and what to do.
 //! - [`run`]: one run of a scenario, from fixture to verdicts.
 //! - [`sweep`]: many seeds on every core, and the report of a run.
 //! - [`nats_server`]: a nats-server child process for live tests and benches.
 
 pub mod bus;
 pub mod direct;
+pub mod error;
 pub mod fault;
 pub mod faulty_link;
 pub mod invariants;
@@ -24,6 +26,8 @@ pub mod scenario;
 pub mod standin;
 pub mod sweep;
 pub mod world;
+
+pub use error::SimError;
 
 /// The evening fixture, embedded so `rosey-sim` runs with no arguments.
 pub const EMBEDDED_EVENING: &str = include_str!("../../fixtures/chat/evening.jsonl");

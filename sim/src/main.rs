@@ -19,6 +19,9 @@ use rosey::store::Store;
 use rosey::trace::Trace;
 use rosey_sim::run::{Overrides, Prepared, RunResult};
 use rosey_sim::scenario::Mode;
+use rosey_sim::SimError;
+
+type Result<T> = std::result::Result<T, SimError>;
 
 /// Replay recorded CyTube chat through the Rosey bot and db-service in virtual time.
 #[derive(Parser)]
@@ -72,7 +75,8 @@ struct RunArgs {
     /// The outbound protocol: `hardened` or `v0.5` (default: the scenario's).
     #[arg(long)]
     protocol: Option<Protocol>,
-    /// Direct replays of a fixture: the SQLite file to write (created, or upgraded in place and added to).
+    /// The SQLite file to write: direct replays of a fixture create it or upgrade and add to it;
+    /// bus and scenario runs write their final database to it as a new file.
     #[arg(long)]
     db: Option<PathBuf>,
     /// Write the trace, one JSON line per event, to this file.
@@ -98,49 +102,78 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", chain(&err));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: RunArgs) -> Result<bool, String> {
+/// An error and its causes, one sentence after another.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn run(args: RunArgs) -> Result<bool> {
     let is_fixture = args.scenario.as_ref().is_none_or(|p| p.extension().is_some_and(|e| e == "jsonl"));
     let mode = args.mode.unwrap_or(Mode::Direct);
     if is_fixture && mode == Mode::Direct {
         return replay_fixture(&args).map(|()| true);
     }
-    if args.db.is_some() {
-        return Err("--db applies to direct replays of a fixture; scenario and bus runs use their own database".into());
+    let path =
+        args.scenario.as_ref().ok_or_else(|| SimError::Usage("bus mode needs a fixture or scenario path".into()))?;
+    if let Some(db) = &args.db {
+        check_new_database_path(db)?;
     }
-    let path = args.scenario.as_ref().ok_or("bus mode needs a fixture or scenario path")?;
     let prepared = Prepared::load(path, mode)?;
     let overrides = Overrides { seed: args.seed, mode: args.mode, protocol: args.protocol };
     let wall = std::time::Instant::now();
-    let result = prepared.run(overrides)?;
+    let result = prepared.run_saving(overrides, args.db.as_deref())?;
     let wall = wall.elapsed();
     write_trace(args.trace.as_deref(), &result.trace)?;
     if let (Some(path), Some(dump)) = (&args.dump, &result.dump) {
-        let text = serde_json::to_string_pretty(dump).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write the dump to {}: {e}", path.display()))?;
+        let text = serde_json::to_string_pretty(dump).map_err(|e| SimError::write("dump", path, e.into()))?;
+        std::fs::write(path, text).map_err(|e| SimError::write("dump", path, e))?;
     }
     print!("{}", rosey::bot::summary::render(&result.report, &result.said, wall, &result.trace_hash));
     print!("{}", rosey_sim::sweep::render_result(&result, path));
     Ok(result.passed)
 }
 
+/// A simulated run writes its database as a new file, so the path must not
+/// hold one yet (direct replays of a fixture add to an existing file instead).
+/// Checked before anything runs, so a refused `--db` touches no file.
+fn check_new_database_path(db: &Path) -> Result<()> {
+    if db.exists() {
+        return Err(SimError::Usage(format!(
+            "--db {}: the file exists; a simulated run writes its database to a new file \
+             (remove it or choose another path; direct replays of a fixture add to an existing file)",
+            db.display()
+        )));
+    }
+    let folder = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        return Err(SimError::Usage(format!("--db {}: the folder {} does not exist", db.display(), folder.display())));
+    }
+    Ok(())
+}
+
 /// The plain replay: a fixture, direct mode, optionally into a database file.
-fn replay_fixture(args: &RunArgs) -> Result<(), String> {
+fn replay_fixture(args: &RunArgs) -> Result<()> {
     let fixture = match &args.scenario {
-        Some(path) => Fixture::load(path).map_err(|e| e.to_string())?,
-        None => Fixture::parse(rosey_sim::EMBEDDED_EVENING, "embedded evening.jsonl").map_err(|e| e.to_string())?,
+        Some(path) => Fixture::load(path)?,
+        None => Fixture::parse(rosey_sim::EMBEDDED_EVENING, "embedded evening.jsonl")?,
     };
     let now = rosey::clock::unix_seconds(fixture.header.start_unix_ms);
     let store = match &args.db {
         Some(path) => Store::open(path, now),
         None => Store::open_in_memory(now),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let trace = Trace::new(args.trace.is_some());
     let wall = std::time::Instant::now();
     let protocol = args.protocol.unwrap_or_default();
@@ -152,14 +185,14 @@ fn replay_fixture(args: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<(), String> {
+fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<()> {
     let Some(path) = path else { return Ok(()) };
     let mut text = trace.lines().join("\n");
     text.push('\n');
-    std::fs::write(path, text).map_err(|e| format!("cannot write the trace to {}: {e}", path.display()))
+    std::fs::write(path, text).map_err(|e| SimError::write("trace", path, e))
 }
 
-fn check_determinism(path: &Path, seed: Option<u64>, mode: Option<Mode>) -> Result<bool, String> {
+fn check_determinism(path: &Path, seed: Option<u64>, mode: Option<Mode>) -> Result<bool> {
     let prepared = Prepared::load(path, mode.unwrap_or(Mode::Bus))?;
     let overrides = Overrides { seed, mode, protocol: None };
     let first: RunResult = prepared.run(overrides)?;
@@ -183,7 +216,7 @@ fn check_determinism(path: &Path, seed: Option<u64>, mode: Option<Mode>) -> Resu
     }
 }
 
-fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
+fn parse_seeds(text: &str) -> std::result::Result<(u64, u64), String> {
     let (from, to, inclusive) = if let Some((a, b)) = text.split_once("..=") {
         (a, b, true)
     } else if let Some((a, b)) = text.split_once("..") {

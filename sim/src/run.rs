@@ -13,6 +13,7 @@ use rosey::store::{DbDump, Store};
 use rosey::trace::Trace;
 use serde::Serialize;
 
+use crate::error::Result;
 use crate::fault::{self, Fault, FaultSpec};
 use crate::invariants::{self, Observed, Verdict};
 use crate::scenario::{Mode, Scenario};
@@ -66,7 +67,7 @@ pub struct RunResult {
 
 impl Prepared {
     /// Loads a scenario file or, for a `.jsonl` path, a bare fixture.
-    pub fn load(path: &Path, default_mode: Mode) -> Result<Prepared, String> {
+    pub fn load(path: &Path, default_mode: Mode) -> Result<Prepared> {
         let scenario = if path.extension().is_some_and(|e| e == "jsonl") {
             Scenario::for_fixture(path, default_mode)
         } else {
@@ -75,8 +76,8 @@ impl Prepared {
         Prepared::new(scenario)
     }
 
-    pub fn new(scenario: Scenario) -> Result<Prepared, String> {
-        let fixture = Fixture::load(&scenario.fixture_path()).map_err(|e| e.to_string())?;
+    pub fn new(scenario: Scenario) -> Result<Prepared> {
+        let fixture = Fixture::load(&scenario.fixture_path())?;
         let mut prepared = Prepared { scenario, fixture, reference: None };
         let swarm_bursts = prepared.scenario.swarm.as_ref().is_some_and(|s| s.menu.contains(&fault::FaultKind::Burst));
         if !swarm_bursts {
@@ -97,7 +98,13 @@ impl Prepared {
     }
 
     /// Runs one seed.
-    pub fn run(&self, overrides: Overrides) -> Result<RunResult, String> {
+    pub fn run(&self, overrides: Overrides) -> Result<RunResult> {
+        self.run_saving(overrides, None)
+    }
+
+    /// Runs one seed and, when `save_to` is given, writes the run's final
+    /// database there as a new SQLite file.
+    pub fn run_saving(&self, overrides: Overrides, save_to: Option<&Path>) -> Result<RunResult> {
         let seed = overrides.seed.unwrap_or(self.scenario.seed);
         let mode = overrides.mode.unwrap_or(self.scenario.mode);
         let protocol = overrides.protocol.unwrap_or(self.scenario.protocol);
@@ -117,7 +124,7 @@ impl Prepared {
         let (mut outbox, mut dropped_by_faults) = (None, 0);
         let (report, chat, services, host_error, store) = match mode {
             Mode::Direct => {
-                let store = Store::open_in_memory(unix_seconds(start)).map_err(|e| e.to_string())?;
+                let store = Store::open_in_memory(unix_seconds(start))?;
                 let chat = ChatStandIn::new(&faults, start);
                 let (report, chat, store) =
                     crate::direct::run_direct_with(&fixture, store, protocol, trace.clone(), chat);
@@ -146,9 +153,12 @@ impl Prepared {
             }
         };
         let dump = match &store {
-            Some(store) => Some(store.dump().map_err(|e| e.to_string())?),
+            Some(store) => Some(store.dump()?),
             None => None,
         };
+        if let (Some(path), Some(store)) = (save_to, &store) {
+            store.save_copy(path)?;
+        }
         let records = trace.records();
         let empty = DbDump { tables: Vec::new() };
         let host_error =
@@ -191,10 +201,10 @@ impl Prepared {
 }
 
 /// The direct-mode, fault-free replay: what the fixture implies.
-fn reference(fixture: &Fixture) -> Result<DbDump, String> {
-    let store = Store::open_in_memory(unix_seconds(fixture.header.start_unix_ms)).map_err(|e| e.to_string())?;
+fn reference(fixture: &Fixture) -> Result<DbDump> {
+    let store = Store::open_in_memory(unix_seconds(fixture.header.start_unix_ms))?;
     let (_, store) = crate::direct::run_direct(fixture, store, Protocol::Hardened, Trace::new(false));
-    store.dump().map_err(|e| e.to_string())
+    Ok(store.dump()?)
 }
 
 /// The fixture with each `burst` fault's chat lines merged in, evenly spread

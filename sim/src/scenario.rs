@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use rosey::bot::Protocol;
 use serde::Deserialize;
 
+use crate::error::{Result, SimError};
 use crate::fault::{Fault, FaultKind};
 
 /// Where the bot's commands go in a run.
@@ -97,14 +98,17 @@ fn default_tick_ms() -> u64 {
 }
 
 impl Scenario {
-    /// Reads a scenario file; errors name the file and the problem.
-    pub fn load(path: &Path) -> Result<Scenario, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the scenario: {e}", path.display()))?;
-        let mut scenario: Scenario =
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    /// Reads a scenario file.
+    ///
+    /// # Errors
+    ///
+    /// [`SimError::Scenario`], naming the file and the problem.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SimError::scenario(path, format!("cannot read the scenario: {e}")))?;
+        let mut scenario: Scenario = toml::from_str(&text).map_err(|e| SimError::scenario(path, e.message()))?;
         scenario.path = Some(path.to_path_buf());
-        scenario.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        scenario.validate().map_err(|problem| SimError::scenario(path, problem))?;
         Ok(scenario)
     }
 
@@ -133,7 +137,7 @@ impl Scenario {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> std::result::Result<(), String> {
         if self.db_services == 0 || self.db_services > 4 {
             return Err(format!("db_services must be 1 to 4, got {}", self.db_services));
         }

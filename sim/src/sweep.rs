@@ -6,16 +6,12 @@ use std::sync::mpsc;
 
 use rosey::bot::Protocol;
 
+use crate::error::Result;
 use crate::run::{Overrides, Prepared, RunResult};
 
 /// Runs seeds `[from, to)`; prints a progress bar, every failing seed with the
 /// command that replays it, and the rate. Returns whether every seed passed.
-pub fn sweep(
-    path: &Path,
-    (from, to): (u64, u64),
-    jobs: Option<usize>,
-    protocol: Option<Protocol>,
-) -> Result<bool, String> {
+pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, protocol: Option<Protocol>) -> Result<bool> {
     let prepared = Prepared::load(path, crate::scenario::Mode::Bus)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let total = to - from;
@@ -25,7 +21,7 @@ pub fn sweep(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let next = AtomicU64::new(from);
-    let (results, received) = mpsc::channel::<(u64, Result<RunResult, String>)>();
+    let (results, received) = mpsc::channel::<(u64, Result<RunResult>)>();
     let started = std::time::Instant::now();
     let mut failures: Vec<(u64, String)> = Vec::new();
     // Each worker runs whole simulations; a simulation itself stays on one thread.
@@ -49,7 +45,7 @@ pub fn sweep(
             let failure = match result {
                 Ok(run) if run.passed => None,
                 Ok(run) => Some(failed_invariants(&run)),
-                Err(error) => Some(error),
+                Err(error) => Some(error.to_string()),
             };
             if let Some(why) = failure {
                 bar.println(format!("seed {seed} FAILED: {why}\n  replay: {}", replay_command(path, seed, protocol)));

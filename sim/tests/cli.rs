@@ -168,3 +168,36 @@ fn bad_scenarios_are_one_line_errors() {
     assert_one_line_error(&rosey_sim(&["run", bad.to_str().unwrap()]), "unknown host \"moon\"");
     assert_one_line_error(&rosey_sim(&["sweep", bad.to_str().unwrap(), "--seeds", "5..2"]), "empty seed range");
 }
+
+/// `--mode bus --db FILE` keeps the simulated run's final database as a
+/// SQLite file, the same rows a direct replay writes; a refused `--db`
+/// touches no file.
+#[test]
+fn bus_run_writes_its_database_and_a_refused_db_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus_db, direct_db) = (dir.path().join("bus.db"), dir.path().join("direct.db"));
+    let bus = rosey_sim(&["run", &fixture("smoke.jsonl"), "--mode", "bus", "--db", bus_db.to_str().unwrap()]);
+    assert!(bus.status.success(), "{}", String::from_utf8_lossy(&bus.stderr));
+    let direct = rosey_sim(&["run", &fixture("smoke.jsonl"), "--db", direct_db.to_str().unwrap()]);
+    assert!(direct.status.success(), "{}", String::from_utf8_lossy(&direct.stderr));
+    let open = |path: &Path| rosey::store::Store::open(path, 0).expect("the written file is a rosey database");
+    let (bus_dump, direct_dump) = (open(&bus_db).dump().unwrap(), open(&direct_db).dump().unwrap());
+    assert!(bus_dump.table("recent_chat").is_some_and(|t| !t.rows.is_empty()), "the bus run wrote no chat");
+    assert_eq!(bus_dump.table("recent_chat"), direct_dump.table("recent_chat"));
+    assert_eq!(bus_dump.table("user_stats"), direct_dump.table("user_stats"));
+
+    // An existing file is refused before anything runs, and left as it was.
+    let before = std::fs::read(&bus_db).unwrap();
+    let again = rosey_sim(&["run", &fixture("smoke.jsonl"), "--mode", "bus", "--db", bus_db.to_str().unwrap()]);
+    assert_one_line_error(&again, "the file exists");
+    assert_eq!(std::fs::read(&bus_db).unwrap(), before, "a refused --db changed the file");
+    // A missing folder, or a scenario that does not load, creates nothing.
+    let nowhere = dir.path().join("no/such/folder/x.db");
+    let missing = rosey_sim(&["run", &scenario("zoo-db-down.toml"), "--db", nowhere.to_str().unwrap()]);
+    assert_one_line_error(&missing, "does not exist");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "fixture = \"nope.jsonl\"\n").unwrap();
+    let never = dir.path().join("never.db");
+    assert_one_line_error(&rosey_sim(&["run", bad.to_str().unwrap(), "--db", never.to_str().unwrap()]), "nope.jsonl");
+    assert!(!never.exists(), "a scenario that does not load must not create the database");
+}

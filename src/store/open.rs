@@ -73,6 +73,19 @@ impl Store {
         Ok(Store { conn, path, batch_open: false })
     }
 
+    /// Writes a consistent copy of the whole database to a new file at `path`
+    /// (SQLite's `VACUUM INTO`): how a simulated run's database, in memory or
+    /// in a temporary folder, is kept for the user to open.
+    ///
+    /// # Errors
+    /// When `path` already holds data (SQLite refuses to overwrite it), its
+    /// folder is missing, or a batch is open.
+    pub fn save_copy(&self, path: &Path) -> Result<(), StoreError> {
+        let target = path.to_string_lossy();
+        self.conn.execute("VACUUM INTO ?1", [target.as_ref()]).map_err(|err| StoreError::from(err).at(Some(path)))?;
+        Ok(())
+    }
+
     /// The file's `PRAGMA user_version` ([`crate::store::SCHEMA_VERSION`] once opened).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         self.read(migrate::user_version)
