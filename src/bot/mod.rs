@@ -16,8 +16,10 @@ mod outbound;
 mod periodic;
 pub mod runner;
 pub mod summary;
+mod timeline;
 
 pub use handlers::Bot;
 pub use outbound::{Outbound, OutboundReport, Protocol};
 pub use periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
-pub use runner::{InstantTimeline, ReplayReport, Runner, RunnerConfig, Timeline, TokioTimeline};
+pub use runner::{ReplayReport, Runner, RunnerConfig};
+pub use timeline::{InstantTimeline, Timeline, TokioTimeline};

@@ -5,10 +5,7 @@
 //! millisecond, ticks at one instant run outbound, status, then user counts,
 //! and the outbound poll is the only thing allowed to be in flight while time
 //! moves on (as v0.5.0's separate outbound task was). Where virtual time comes
-//! from is a [`Timeline`]: an instant one for direct replays (virtual time
-//! jumps from due item to due item, requests resolve at the instant they are
-//! made), tokio's clock for live runs and for turmoil, whose hosts run tokio
-//! on simulated time.
+//! from is a [`Timeline`](super::Timeline).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,72 +13,13 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
+use super::timeline::Timeline;
 use super::{Bot, OutboundReport};
 use crate::chat::{ChatSink, SayError};
-use crate::contract::{Command, Reply};
+use crate::contract::{Command, Reply, DEFAULT_REQUEST_TIMEOUT};
 use crate::fixture::{Fixture, Skip, TimedEvent};
 use crate::link::{DbLink, LinkError};
 use crate::trace::{Trace, TraceEvent};
-
-/// A source of virtual time (milliseconds since the replay's start).
-pub trait Timeline {
-    /// Virtual ms now.
-    fn now(&self) -> i64;
-    /// Waits until virtual ms `t` (returns at once when `t` has passed).
-    fn sleep_until(&mut self, t: i64) -> impl Future<Output = ()>;
-    /// Whether requests take no virtual time: they are awaited before time
-    /// moves on (direct mode, `speed=max`).
-    fn is_instant(&self) -> bool;
-}
-
-/// Virtual time that jumps to whatever is due next: no waiting at all.
-#[derive(Debug, Default)]
-pub struct InstantTimeline {
-    now: i64,
-}
-
-impl Timeline for InstantTimeline {
-    fn now(&self) -> i64 {
-        self.now
-    }
-
-    async fn sleep_until(&mut self, t: i64) {
-        self.now = self.now.max(t);
-    }
-
-    fn is_instant(&self) -> bool {
-        true
-    }
-}
-
-/// Virtual time on tokio's clock, scaled by `speed` (2.0 = twice real time).
-/// Under turmoil, tokio's clock is the simulation's.
-#[derive(Debug)]
-pub struct TokioTimeline {
-    origin: tokio::time::Instant,
-    speed: f64,
-}
-
-impl TokioTimeline {
-    pub fn new(speed: f64) -> TokioTimeline {
-        TokioTimeline { origin: tokio::time::Instant::now(), speed }
-    }
-}
-
-impl Timeline for TokioTimeline {
-    fn now(&self) -> i64 {
-        (self.origin.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64
-    }
-
-    async fn sleep_until(&mut self, t: i64) {
-        let real_ms = (t.max(0) as f64 / self.speed) as u64;
-        tokio::time::sleep_until(self.origin + Duration::from_millis(real_ms)).await;
-    }
-
-    fn is_instant(&self) -> bool {
-        false
-    }
-}
 
 /// Settings of a run.
 #[derive(Debug, Clone)]
@@ -94,7 +32,7 @@ pub struct RunnerConfig {
 
 impl Default for RunnerConfig {
     fn default() -> RunnerConfig {
-        RunnerConfig { request_timeout: Duration::from_secs(2), host: "bot".into() }
+        RunnerConfig { request_timeout: DEFAULT_REQUEST_TIMEOUT, host: "bot".into() }
     }
 }
 
@@ -143,40 +81,18 @@ pub struct Runner<'l, L: DbLink, C: ChatSink, T: Timeline> {
     config: RunnerConfig,
     report: ReplayReport,
     /// Resolves when the bot must stop early (SIGINT/SIGTERM in production).
-    stop: Option<Pin<Box<dyn Future<Output = ()> + 'l>>>,
-    stop_fired: bool,
+    stop: Stop<'l>,
 }
 
 impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
     pub fn new(bot: Bot, link: &'l L, chat: C, timeline: T, trace: Trace, config: RunnerConfig) -> Self {
-        Runner {
-            bot,
-            link,
-            chat,
-            timeline,
-            trace,
-            config,
-            report: ReplayReport::default(),
-            stop: None,
-            stop_fired: false,
-        }
+        Runner { bot, link, chat, timeline, trace, config, report: ReplayReport::default(), stop: Stop::default() }
     }
 
     /// Stops the replay early, with the usual shutdown, when `stop` resolves.
     pub fn with_stop(mut self, stop: impl Future<Output = ()> + 'l) -> Self {
-        self.stop = Some(Box::pin(stop));
+        self.stop = Stop { signal: Some(Box::pin(stop)), fired: false };
         self
-    }
-
-    /// Whether the stop signal has fired (polled without waiting).
-    fn stopped(&mut self) -> bool {
-        let fired = self.stop.as_mut().is_some_and(|stop| futures::FutureExt::now_or_never(stop).is_some());
-        if fired {
-            self.stop = None;
-            self.stop_fired = true;
-            tracing::info!("stop requested: shutting the bot down");
-        }
-        fired || self.stop_fired
     }
 
     /// Replays `fixture` to its end, then shuts the bot down (`user.left` for
@@ -204,7 +120,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
         let mut end = end;
         loop {
-            if self.stopped() {
+            if self.stop.fired_now() {
                 end = self.timeline.now().min(end);
                 break;
             }
@@ -217,30 +133,31 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 _ => (tick, Due::UserCount),
             };
 
-            // Wait for the due instant, unless the poll in flight answers first.
+            // Wait for the due instant, unless the poll in flight answers or
+            // the stop signal fires first.
             let wake = match in_flight.as_mut() {
                 Some(poll) if self.timeline.is_instant() => Wake::Reply(poll.await),
                 Some(poll) => tokio::select! {
                     biased;
                     reply = poll => Wake::Reply(reply),
-                    stopped = wait_or_stop(&mut self.timeline, due_at, &mut self.stop) => Wake::Due { stopped },
+                    () = self.stop.wait() => Wake::Stopped,
+                    () = self.timeline.sleep_until(due_at) => Wake::Due,
                 },
-                None => Wake::Due { stopped: wait_or_stop(&mut self.timeline, due_at, &mut self.stop).await },
+                None => tokio::select! {
+                    biased;
+                    () = self.stop.wait() => Wake::Stopped,
+                    () = self.timeline.sleep_until(due_at) => Wake::Due,
+                },
             };
-            let reply = match wake {
-                Wake::Reply(reply) => Some(reply),
-                Wake::Due { stopped } => {
-                    self.stop_fired |= stopped;
-                    if stopped {
-                        continue;
-                    }
-                    None
+            match wake {
+                Wake::Due => {}
+                // The loop's first check ends the replay.
+                Wake::Stopped => continue,
+                Wake::Reply(reply) => {
+                    in_flight = None;
+                    self.on_poll_reply(reply).await;
+                    continue;
                 }
-            };
-            if let Some(reply) = reply {
-                in_flight = None;
-                self.on_poll_reply(reply).await;
-                continue;
             }
 
             let at_ms = self.absolute(due_at);
@@ -378,31 +295,45 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 /// Why the loop woke up.
 enum Wake {
     Reply(Result<Reply, LinkError>),
-    Due { stopped: bool },
+    Stopped,
+    Due,
 }
 
-/// Waits until `t` on `timeline`, or until `stop` fires (then returns true
-/// and drops it, so a finished future is never polled again).
-async fn wait_or_stop<T: Timeline>(
-    timeline: &mut T,
-    t: i64,
-    stop: &mut Option<Pin<Box<dyn Future<Output = ()> + '_>>>,
-) -> bool {
-    let fired = match stop.as_mut() {
-        Some(signal) => tokio::select! {
-            biased;
-            () = signal => true,
-            () = timeline.sleep_until(t) => false,
-        },
-        None => {
-            timeline.sleep_until(t).await;
-            false
+/// The early-stop signal: the one place that knows whether it fired.
+#[derive(Default)]
+struct Stop<'l> {
+    /// `None` when there is none, or once it fired (a finished future is never polled again).
+    signal: Option<Pin<Box<dyn Future<Output = ()> + 'l>>>,
+    fired: bool,
+}
+
+impl Stop<'_> {
+    /// Whether the signal has fired, polling it once without waiting.
+    fn fired_now(&mut self) -> bool {
+        if let Some(signal) = self.signal.as_mut() {
+            if futures::FutureExt::now_or_never(signal).is_some() {
+                self.fire();
+            }
         }
-    };
-    if fired {
-        *stop = None;
+        self.fired
     }
-    fired
+
+    /// Resolves when the signal fires; never when there is none or it already fired.
+    async fn wait(&mut self) {
+        match self.signal.as_mut() {
+            Some(signal) => {
+                signal.await;
+                self.fire();
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    fn fire(&mut self) {
+        self.signal = None;
+        self.fired = true;
+        tracing::info!("stop requested: shutting the bot down");
+    }
 }
 
 /// Records every line said into the trace.
