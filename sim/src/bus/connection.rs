@@ -25,10 +25,7 @@ use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil::net::TcpStream;
 
 use super::client::{ClientStats, SimBusOptions};
-use super::frame::Frame;
-
-/// Most bytes handed to one socket write (one turmoil segment).
-const WRITE_BATCH: usize = 64 * 1024;
+use super::frame::{Frame, WRITE_BATCH};
 
 /// One item of the outgoing queue.
 pub(crate) enum Outgoing {

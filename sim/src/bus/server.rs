@@ -22,11 +22,8 @@ use tokio::sync::{mpsc, Notify};
 use turmoil::net::tcp::OwnedWriteHalf;
 use turmoil::net::{TcpListener, TcpStream};
 
-use super::frame::Frame;
+use super::frame::{Frame, WRITE_BATCH};
 use super::router::{Outbox, Router};
-
-/// Most bytes handed to one socket write; larger backlogs go out in pieces.
-const WRITE_BATCH: usize = 64 * 1024;
 
 /// Server settings. The defaults are the sim's, chosen against the client's
 /// 1 s / 2 s liveness; the comments give nats-server's own defaults.
