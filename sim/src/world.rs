@@ -163,7 +163,7 @@ fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
         let now = sim.elapsed().as_millis() as i64;
         while next < transitions.len() && transitions[next].0 <= now {
             let (_, index, starts) = transitions[next];
-            apply(sim, &faults[index], starts);
+            apply_fault_transition(sim, &faults[index], starts);
             next += 1;
         }
         match sim.step() {
@@ -174,7 +174,7 @@ fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
     }
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
+fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
     match fault {
         Fault::Partition { a, b, oneway, .. } => match (starts, oneway) {
             (true, false) => sim.partition(a.as_str(), b.as_str()),

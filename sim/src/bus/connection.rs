@@ -140,7 +140,7 @@ async fn read_loop(
                 Err(error) => return Some(format!("malformed frame from the bus: {error}")),
             };
             let shared = weak.upgrade()?;
-            if let Err(reason) = apply(&shared, frame, &mut outstanding) {
+            if let Err(reason) = apply_server_frame(&shared, frame, &mut outstanding) {
                 return Some(reason);
             }
         }
@@ -176,7 +176,11 @@ async fn read_loop(
 /// # Errors
 ///
 /// The reason to drop the connection: the bus broke the protocol.
-fn apply(shared: &ClientShared, frame: Frame, outstanding: &mut Option<(u64, Instant)>) -> Result<(), String> {
+fn apply_server_frame(
+    shared: &ClientShared,
+    frame: Frame,
+    outstanding: &mut Option<(u64, Instant)>,
+) -> Result<(), String> {
     let mut guard = shared.lock();
     let state = &mut *guard;
     match frame {

@@ -130,7 +130,7 @@ impl Connection {
                 match Frame::decode(&mut buf) {
                     Ok(Some(Frame::Pong { .. })) => pings_out = 0,
                     Ok(Some(frame)) => {
-                        if let Err(reason) = self.apply(frame) {
+                        if let Err(reason) = self.apply_client_frame(frame) {
                             return reason;
                         }
                     }
@@ -164,7 +164,7 @@ impl Connection {
     /// # Errors
     ///
     /// The reason to close the connection: a protocol violation.
-    fn apply(&mut self, frame: Frame) -> Result<(), String> {
+    fn apply_client_frame(&mut self, frame: Frame) -> Result<(), String> {
         let mut router = self.router.lock().expect("bus router lock");
         match frame {
             Frame::Connect { name } => {
