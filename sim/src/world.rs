@@ -84,7 +84,7 @@ pub struct BusOutcome {
 }
 
 /// State the hosts share with each other and the driver (one thread: `Rc`).
-struct Shared {
+struct HostsShared {
     ready: watch::Sender<usize>,
     stop: watch::Sender<bool>,
     done: watch::Sender<usize>,
@@ -101,7 +101,7 @@ impl BusRun<'_> {
         };
         let db_path = dir.path().join("rosey.db");
         let start = self.fixture.header.start_unix_ms;
-        let shared = Rc::new(Shared {
+        let shared = Rc::new(HostsShared {
             ready: watch::channel(0).0,
             stop: watch::channel(false).0,
             done: watch::channel(0).0,
@@ -207,7 +207,7 @@ fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: boo
 /// One db-service instance; a restart after a crash runs this again.
 async fn service_host(
     host: String,
-    shared: Rc<Shared>,
+    shared: Rc<HostsShared>,
     db_path: PathBuf,
     start: i64,
     protocol: Protocol,
@@ -257,7 +257,7 @@ async fn service_host(
 }
 
 /// The bot: waits for the services, replays, settles, stops the services.
-fn bot_host(run: &BusRun<'_>, shared: Rc<Shared>) -> impl std::future::Future<Output = turmoil::Result> + 'static {
+fn bot_host(run: &BusRun<'_>, shared: Rc<HostsShared>) -> impl std::future::Future<Output = turmoil::Result> + 'static {
     let fixture = run.fixture.clone();
     let faults = run.faults.to_vec();
     let (protocol, services, seed, trace) = (run.protocol, run.db_services, run.seed, run.trace.clone());

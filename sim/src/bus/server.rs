@@ -23,7 +23,7 @@ use turmoil::net::tcp::OwnedWriteHalf;
 use turmoil::net::{TcpListener, TcpStream};
 
 use super::frame::{Frame, WRITE_BATCH};
-use super::router::{Outbox, Router};
+use super::router::{ConnectionOutput, Router};
 
 /// Server settings. The defaults are the sim's, chosen against the client's
 /// 1 s / 2 s liveness; the comments give nats-server's own defaults.
@@ -101,9 +101,9 @@ impl Connection {
     /// Registers the connection with the router and starts its writer.
     fn open(stream: TcpStream, peer: String, router: Arc<Mutex<Router>>, options: BusServerOptions) -> Connection {
         let (reader, writer) = stream.into_split();
-        let (outbox, queue) = Outbox::new(options.max_pending);
-        let (pending, stop) = (outbox.pending.clone(), outbox.stop.clone());
-        let id = router.lock().expect("bus router lock").add_connection(outbox);
+        let (output, queue) = ConnectionOutput::new(options.max_pending);
+        let (pending, stop) = (output.pending.clone(), output.stop.clone());
+        let id = router.lock().expect("bus router lock").add_connection(output);
         let writer = tokio::spawn(write_loop(writer, queue, pending, stop.clone()));
         tracing::debug!(id, %peer, "[BUS] client connected");
         Connection { id, peer, reader, router, stop, options, writer }
