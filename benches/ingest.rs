@@ -1,5 +1,5 @@
 //! db-service ingest on a file database, store side only (no bus): chat line
-//! payloads decoded (`Command::decode`) and applied (`service::apply`), with
+//! payloads decoded (`Command::decode`) and applied (`service::apply_command`), with
 //!
 //! - `group_commit_wal`: batches of 1,024 in one transaction, one savepoint
 //!   per command (`begin_batch`/`commit_batch`), as `DbService` does under
@@ -26,7 +26,7 @@ use common::*;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use rosey::clock::FixedClock;
 use rosey::contract::{Command, Subject};
-use rosey::service::{apply, command_now};
+use rosey::service::{apply_command, command_now};
 use rosey::store::{Journal, Store};
 
 /// `DbService`'s default `max_batch`.
@@ -38,7 +38,7 @@ fn ingest(store: &mut Store, payloads: &[Bytes], batch: usize) {
     let subject = Subject::MessageLog.as_str();
     let one = |store: &mut Store, payload: &Bytes| {
         let command = Command::decode(subject, payload).expect("a well-formed payload");
-        apply(store, &command, command_now(&command, &clock)).expect("applied");
+        apply_command(store, &command, command_now(&command, &clock)).expect("applied");
     };
     if batch == 0 {
         payloads.iter().for_each(|payload| one(store, payload));

@@ -84,7 +84,7 @@ pub struct BusOutcome {
 }
 
 /// State the hosts share with each other and the driver (one thread: `Rc`).
-struct Shared {
+struct HostsShared {
     ready: watch::Sender<usize>,
     stop: watch::Sender<bool>,
     done: watch::Sender<usize>,
@@ -101,7 +101,7 @@ impl BusRun<'_> {
         };
         let db_path = dir.path().join("rosey.db");
         let start = self.fixture.header.start_unix_ms;
-        let shared = Rc::new(Shared {
+        let shared = Rc::new(HostsShared {
             ready: watch::channel(0).0,
             stop: watch::channel(false).0,
             done: watch::channel(0).0,
@@ -163,7 +163,7 @@ fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
         let now = sim.elapsed().as_millis() as i64;
         while next < transitions.len() && transitions[next].0 <= now {
             let (_, index, starts) = transitions[next];
-            apply(sim, &faults[index], starts);
+            apply_fault_transition(sim, &faults[index], starts);
             next += 1;
         }
         match sim.step() {
@@ -174,7 +174,7 @@ fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
     }
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
+fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
     match &fault.what {
         FaultSpec::Partition { a, b, oneway } => match (starts, oneway) {
             (true, false) => sim.partition(a.as_str(), b.as_str()),
@@ -207,7 +207,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
 /// One db-service instance; a restart after a crash runs this again.
 async fn service_host(
     host: String,
-    shared: Rc<Shared>,
+    shared: Rc<HostsShared>,
     db_path: PathBuf,
     start: i64,
     protocol: Protocol,
@@ -258,7 +258,7 @@ async fn service_host(
 }
 
 /// The bot: waits for the services, replays, settles, stops the services.
-fn bot_host(run: &BusRun<'_>, shared: Rc<Shared>) -> impl std::future::Future<Output = turmoil::Result> + 'static {
+fn bot_host(run: &BusRun<'_>, shared: Rc<HostsShared>) -> impl std::future::Future<Output = turmoil::Result> + 'static {
     let fixture = run.fixture.clone();
     let faults = run.faults.to_vec();
     let (protocol, services, seed, trace) = (run.protocol, run.db_services, run.seed, run.trace.clone());

@@ -32,12 +32,12 @@ pub const OUTBOX_CAPACITY: usize = 100_000;
 pub struct BusLink<T: Transport> {
     transport: T,
     protocol: Protocol,
-    outbox: RefCell<Outbox>,
+    outbox: RefCell<HeldCommands>,
 }
 
 /// Commands held while no db-service listens.
 #[derive(Debug, Default)]
-struct Outbox {
+struct HeldCommands {
     holding: bool,
     /// A release is draining the outbox right now.
     releasing: bool,
@@ -62,7 +62,7 @@ impl<T: Transport> BusLink<T> {
 
     /// A link speaking `protocol`: v0.5 publishes whatever happens.
     pub fn with_protocol(transport: T, protocol: Protocol) -> BusLink<T> {
-        BusLink { transport, protocol, outbox: RefCell::new(Outbox::default()) }
+        BusLink { transport, protocol, outbox: RefCell::new(HeldCommands::default()) }
     }
 
     /// A link without the outbox, for [`DualLink`](super::DualLink), whose

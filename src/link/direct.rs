@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{DbLink, LinkError};
 use crate::clock::Clock;
 use crate::contract::{Command, Reply};
-use crate::service::{apply, command_now};
+use crate::service::{apply_command, command_now};
 use crate::store::Store;
 
 /// The store, called in-process. Each command is applied as it arrives, with
@@ -32,19 +32,20 @@ impl<C: Clock> DirectLink<C> {
         f(&mut self.store.borrow_mut())
     }
 
-    fn apply(&self, command: &Command) -> Result<Option<Reply>, LinkError> {
+    /// Applies `command` to the store at the command's own "now" ([`command_now`]).
+    fn apply_to_store(&self, command: &Command) -> Result<Option<Reply>, LinkError> {
         let now = command_now(command, &self.clock);
         tracing::debug!(subject = %command.subject(), "[DB] apply");
-        apply(&mut self.store.borrow_mut(), command, now).map_err(|e| LinkError::Store(e.to_string()))
+        apply_command(&mut self.store.borrow_mut(), command, now).map_err(|e| LinkError::Store(e.to_string()))
     }
 }
 
 impl<C: Clock> DbLink for DirectLink<C> {
     async fn send(&self, command: Command) -> Result<(), LinkError> {
-        self.apply(&command).map(drop)
+        self.apply_to_store(&command).map(drop)
     }
 
     async fn request(&self, command: Command, _timeout: Duration) -> Result<Reply, LinkError> {
-        self.apply(&command)?.ok_or_else(|| LinkError::Other(format!("{} takes no reply", command.subject())))
+        self.apply_to_store(&command)?.ok_or_else(|| LinkError::Other(format!("{} takes no reply", command.subject())))
     }
 }

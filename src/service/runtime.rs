@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{apply, command_now};
+use super::{apply_command, command_now};
 use crate::clock::Clock;
 use crate::contract::{Command, Reply, Request, WILDCARD};
 use crate::store::Store;
@@ -234,7 +234,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         };
         let now = command_now(&command, &self.clock);
         let subject = command.subject();
-        let payload = match apply(&mut self.store, &command, now) {
+        let payload = match apply_command(&mut self.store, &command, now) {
             Ok(reply) => {
                 *self.report.applied.entry(subject.as_str().to_string()).or_default() += 1;
                 self.record(TraceEvent::Apply { subject, now });

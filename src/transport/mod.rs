@@ -14,6 +14,11 @@ use bytes::Bytes;
 
 pub use nats::{NatsOptions, NatsTransport};
 
+/// How long a [`Transport::round_trip`] may take before it is reported as
+/// timed out; every implementation (async-nats here, the simulator's bus
+/// client) waits this long, so the two buses agree.
+pub const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A message as delivered to a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusMessage {

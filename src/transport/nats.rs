@@ -9,8 +9,7 @@ use futures::StreamExt;
 
 use super::{BusMessage, Subscription, Transport, TransportError};
 
-/// How long a [`Transport::round_trip`] may take before it is reported as timed out.
-const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+use super::ROUND_TRIP_TIMEOUT;
 
 /// How to reach and authenticate to nats-server.
 #[derive(Debug, Clone, Default)]

@@ -2,7 +2,7 @@
 //! stand-in for async-nats inside turmoil.
 //!
 //! The handle is a queue in front of a background connection (see
-//! [`super::connection`]). Every operation appends to one outgoing queue,
+//! [`super::connection`]); the state the two share lives in [`super::state`]. Every operation appends to one outgoing queue,
 //! which the current connection's writer drains in order, so SUB, PUB and
 //! PING leave in call order, as they do through async-nats' command channel.
 //! What the queue holds when a connection dies is what async-nats would
@@ -11,89 +11,22 @@
 //! and are dropped (every live subscription is re-sent on reconnect).
 
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rosey::transport::{BusMessage, Subscription, Transport, TransportError};
-use tokio::sync::{mpsc, oneshot, Notify};
+use rosey::transport::{BusMessage, Subscription, Transport, TransportError, ROUND_TRIP_TIMEOUT};
+use tokio::sync::{mpsc, oneshot};
 
-use super::connection::{Delivery, Outgoing, Shared, State, SubEntry};
-
+use super::connection::maintain;
 use super::frame::Frame;
+use super::state::{ClientShared, ClientStats, Delivery, Outgoing, SimBusOptions, SubEntry};
 use super::subject::{validate_publish, validate_queue, validate_subscribe};
-
-/// How long [`Transport::round_trip`] waits, as `NatsTransport` does.
-const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Client settings. Defaults suit the sim; each field names async-nats' default.
-#[derive(Debug, Clone)]
-pub struct SimBusOptions {
-    /// The connection's name, also the request inbox prefix
-    /// (`_INBOX.<name>.<n>`): unlike async-nats' random inbox prefix it must
-    /// be unique among the sim's clients, the price of determinism.
-    pub name: String,
-    /// How often to PING the bus (async-nats: 60 s).
-    pub ping_interval: Duration,
-    /// How long a PING may go unanswered before the connection is declared
-    /// dead (async-nats: more than 2 pings pending). A partitioned turmoil
-    /// stream stalls forever without an error, so this is the only way out.
-    pub ping_timeout: Duration,
-    /// How long one connect attempt may hang, e.g. under `turmoil::hold` (async-nats: 5 s).
-    pub connect_timeout: Duration,
-    /// Publishes waiting for the socket, buffered across a disconnect
-    /// (async-nats `client_capacity`: 2048). Full and disconnected:
-    /// `publish` fails with `Disconnected`; full and connected: it waits.
-    pub buffer_capacity: usize,
-    /// Messages a subscription holds before the newest are dropped and
-    /// counted as a slow consumer (async-nats: 65,536).
-    pub subscription_capacity: usize,
-    /// Largest payload (nats-server's `max_payload`: 1 MiB); keep it at or
-    /// below the bus's, which closes the connection on a larger one.
-    pub max_payload: usize,
-}
-
-impl Default for SimBusOptions {
-    fn default() -> SimBusOptions {
-        SimBusOptions {
-            name: "sim".into(),
-            ping_interval: Duration::from_secs(1),
-            ping_timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(5),
-            buffer_capacity: 2048,
-            subscription_capacity: 65_536,
-            max_payload: 1024 * 1024,
-        }
-    }
-}
-
-/// Counters for tests and invariants; see [`SimTransport::stats`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientStats {
-    /// Connections established, the first included.
-    pub connects: u64,
-    /// Connections established after the first.
-    pub reconnects: u64,
-    /// Connections lost (closed by the bus, failed, or declared dead).
-    pub disconnects: u64,
-    /// Of those, declared dead because a PING went unanswered.
-    pub ping_timeouts: u64,
-    /// Publishes accepted (sent or buffered); requests included.
-    pub published: u64,
-    /// Publishes refused because the buffer was full while disconnected.
-    pub dropped_while_disconnected: u64,
-    /// Publishes waiting for a socket right now.
-    pub buffered: usize,
-    /// Messages handed to subscriptions.
-    pub delivered: u64,
-    /// Messages dropped because a subscription's buffer was full.
-    pub dropped_slow_consumer: u64,
-}
 
 /// A connection to the simulated bus. Clones share the connection.
 #[derive(Clone)]
 pub struct SimTransport {
-    shared: Arc<Shared>,
+    shared: Arc<ClientShared>,
 }
 
 impl SimTransport {
@@ -106,16 +39,8 @@ impl SimTransport {
     ///
     /// Outside a tokio runtime (call it inside a turmoil host or client).
     pub fn connect(addr: &str, options: SimBusOptions) -> SimTransport {
-        let shared = Arc::new(Shared {
-            addr: addr.to_string(),
-            inbox_prefix: inbox_prefix(&options.name),
-            options,
-            state: Mutex::new(State::default()),
-            output: Arc::new(Notify::new()),
-            room: Notify::new(),
-            task: Mutex::new(None),
-        });
-        let task = tokio::spawn(super::connection::maintain(Arc::downgrade(&shared)));
+        let shared = Arc::new(ClientShared::new(addr, options));
+        let task = tokio::spawn(maintain(Arc::downgrade(&shared)));
         *shared.task.lock().expect("sim bus task lock") = Some(task.abort_handle());
         SimTransport { shared }
     }
@@ -179,18 +104,6 @@ impl SimTransport {
             return Err(TransportError::PayloadTooLarge(payload.len()));
         }
         Ok(())
-    }
-}
-
-/// The name's first 64 chars, anything but `[A-Za-z0-9-]` replaced by `_`,
-/// so that request inboxes are always valid subjects.
-fn inbox_prefix(name: &str) -> String {
-    let safe = |c: char| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' };
-    let prefix: String = name.chars().take(64).map(safe).collect();
-    if prefix.is_empty() {
-        "sim".into()
-    } else {
-        prefix
     }
 }
 
@@ -269,7 +182,7 @@ impl Transport for SimTransport {
 pub struct SimSubscription {
     sid: u64,
     messages: mpsc::Receiver<Delivery>,
-    shared: Weak<Shared>,
+    shared: Weak<ClientShared>,
 }
 
 impl fmt::Debug for SimSubscription {

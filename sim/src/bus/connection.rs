@@ -1,7 +1,8 @@
-//! The client's background connection task, and the state it shares with
-//! the [`SimTransport`](super::SimTransport) handles: connect with
-//! async-nats' backoff, re-subscribe and replay the buffer, read and
-//! dispatch frames, PING for liveness, and start over when the connection dies.
+//! The client's background connection task: connect with async-nats'
+//! backoff, re-subscribe and replay the buffer, read and dispatch frames,
+//! PING for liveness, and start over when the connection dies. It works on
+//! the state in [`super::state`], which the
+//! [`SimTransport`](super::SimTransport) handles fill.
 //!
 //! Liveness is the one thing a real TCP stack gives for free and turmoil
 //! does not: a partitioned turmoil stream has no retransmission, so bytes
@@ -9,114 +10,21 @@
 //! the partition heals. The only cure is to notice (a PING unanswered for
 //! `ping_timeout`) and open a new connection.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use indexmap::IndexMap;
+use bytes::BytesMut;
 use rosey::transport::BusMessage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil::net::TcpStream;
 
-use super::client::{ClientStats, SimBusOptions};
-use super::frame::Frame;
-
-/// Most bytes handed to one socket write (one turmoil segment).
-const WRITE_BATCH: usize = 64 * 1024;
-
-/// One item of the outgoing queue.
-pub(crate) enum Outgoing {
-    /// An encoded PUB: kept across a reconnect until written.
-    Publish(Bytes),
-    /// An encoded SUB, UNSUB, PING or PONG of the current connection.
-    Control(Bytes),
-    /// Answered once everything queued before it has been written.
-    Flush(oneshot::Sender<()>),
-    /// Becomes a PING when written; answered by its PONG.
-    RoundTrip(oneshot::Sender<()>),
-}
-
-/// A live subscription as the connection sees it.
-pub(crate) struct SubEntry {
-    pub(crate) subject: String,
-    pub(crate) queue: Option<String>,
-    pub(crate) sender: mpsc::Sender<Delivery>,
-    /// Inside a run of dropped messages: warn once per run, not per message.
-    pub(crate) slow: bool,
-}
-
-/// A message for a subscription, and whether it is the bus's no-responders answer.
-pub(crate) struct Delivery {
-    pub(crate) message: BusMessage,
-    pub(crate) no_responders: bool,
-}
-
-/// What the handles and the connection task share.
-pub(crate) struct Shared {
-    pub(crate) addr: String,
-    /// The name made safe for inbox subjects.
-    pub(crate) inbox_prefix: String,
-    pub(crate) options: SimBusOptions,
-    pub(crate) state: Mutex<State>,
-    /// Wakes the writer when something is queued.
-    pub(crate) output: Arc<Notify>,
-    /// Wakes publishers waiting for buffer room, on every dequeue and state change.
-    pub(crate) room: Notify,
-    /// The connection task, aborted when the last handle goes.
-    pub(crate) task: Mutex<Option<tokio::task::AbortHandle>>,
-}
-
-/// Mutable client state, behind [`Shared::state`].
-#[derive(Default)]
-pub(crate) struct State {
-    pub(crate) connected: bool,
-    /// Bumped per connection, so tasks of an older one stand down.
-    pub(crate) generation: u64,
-    pub(crate) queue: VecDeque<Outgoing>,
-    /// How many `Publish` items `queue` holds.
-    pub(crate) queued_publishes: usize,
-    /// Live subscriptions by sid, in subscription order (the re-subscribe order).
-    pub(crate) subs: IndexMap<u64, SubEntry>,
-    pub(crate) next_sid: u64,
-    pub(crate) next_inbox: u64,
-    pub(crate) next_token: u64,
-    /// Round trips whose PING went out on the current connection, by token.
-    pub(crate) round_trips: BTreeMap<u64, oneshot::Sender<()>>,
-    pub(crate) stats: ClientStats,
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().expect("sim bus client lock")
-    }
-
-    /// Queues an item and wakes the writer.
-    pub(crate) fn push(&self, state: &mut State, item: Outgoing) {
-        if matches!(item, Outgoing::Publish(_)) {
-            state.queued_publishes += 1;
-        }
-        state.queue.push_back(item);
-        // notify_waiters, not notify_one: a writer of a dead connection may
-        // still be registered until its abort lands, and must not take the
-        // wake-up meant for the new one. The writer registers before it
-        // looks at the queue, so no push is missed.
-        self.output.notify_waiters();
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.lock().ok().and_then(|mut task| task.take()) {
-            task.abort();
-        }
-    }
-}
+use super::frame::{Frame, WRITE_BATCH};
+use super::state::{ClientShared, Delivery, Outgoing, SimBusOptions};
 
 /// async-nats' default reconnect delay for the `attempts`-th consecutive
 /// attempt: none for the first, then 2^(n-1) ms, at most 4 s.
@@ -129,7 +37,7 @@ pub(crate) fn reconnect_delay(attempts: usize) -> Duration {
 }
 
 /// Keeps the client connected until every handle is dropped.
-pub(crate) async fn maintain(shared: Weak<Shared>) {
+pub(crate) async fn maintain(shared: Weak<ClientShared>) {
     let Some((addr, options)) = shared.upgrade().map(|s| (s.addr.clone(), s.options.clone())) else { return };
     let mut attempts = 0;
     loop {
@@ -167,7 +75,7 @@ impl Drop for WriterTask {
 }
 
 /// Serves one connection; returns why it died, or `None` once the client is gone.
-async fn run(weak: &Weak<Shared>, stream: TcpStream, options: &SimBusOptions) -> Option<String> {
+async fn run(weak: &Weak<ClientShared>, stream: TcpStream, options: &SimBusOptions) -> Option<String> {
     let (mut reader, writer) = stream.into_split();
     let (generation, output) = {
         let shared = weak.upgrade()?;
@@ -214,7 +122,7 @@ async fn run(weak: &Weak<Shared>, stream: TcpStream, options: &SimBusOptions) ->
 
 /// Reads frames and keeps the connection alive; returns why it stopped.
 async fn read_loop(
-    weak: &Weak<Shared>,
+    weak: &Weak<ClientShared>,
     reader: &mut OwnedReadHalf,
     writer: &mut WriterTask,
     options: &SimBusOptions,
@@ -232,7 +140,7 @@ async fn read_loop(
                 Err(error) => return Some(format!("malformed frame from the bus: {error}")),
             };
             let shared = weak.upgrade()?;
-            if let Err(reason) = apply(&shared, frame, &mut outstanding) {
+            if let Err(reason) = apply_server_frame(&shared, frame, &mut outstanding) {
                 return Some(reason);
             }
         }
@@ -268,7 +176,11 @@ async fn read_loop(
 /// # Errors
 ///
 /// The reason to drop the connection: the bus broke the protocol.
-fn apply(shared: &Shared, frame: Frame, outstanding: &mut Option<(u64, Instant)>) -> Result<(), String> {
+fn apply_server_frame(
+    shared: &ClientShared,
+    frame: Frame,
+    outstanding: &mut Option<(u64, Instant)>,
+) -> Result<(), String> {
     let mut guard = shared.lock();
     let state = &mut *guard;
     match frame {
@@ -307,7 +219,12 @@ fn apply(shared: &Shared, frame: Frame, outstanding: &mut Option<(u64, Instant)>
 }
 
 /// Drains the shared queue into the socket in order; returns why it stopped.
-async fn write_loop(weak: Weak<Shared>, mut writer: OwnedWriteHalf, generation: u64, output: Arc<Notify>) -> String {
+async fn write_loop(
+    weak: Weak<ClientShared>,
+    mut writer: OwnedWriteHalf,
+    generation: u64,
+    output: Arc<Notify>,
+) -> String {
     let mut batch = BytesMut::with_capacity(WRITE_BATCH);
     loop {
         // Registered before looking at the queue, so a push after the look wakes us.

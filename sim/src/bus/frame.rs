@@ -30,6 +30,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// treated as a corrupt stream rather than buffered.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024 + 2 * (u16::MAX as usize + 2) + 32;
 
+/// Most bytes of frames handed to one socket write (one turmoil segment), by
+/// the bus and the client alike; a larger backlog goes out in pieces.
+pub(crate) const WRITE_BATCH: usize = 64 * 1024;
+
 /// `Msg` flag: the bus found no subscriber for a request (the NATS 503 status).
 const FLAG_NO_RESPONDERS: u8 = 1;
 

@@ -60,20 +60,24 @@
 //! - `subject`: subject validation and wildcard matching.
 //! - `router`: subscriptions, queue-group choice, no-responders.
 //! - `server`: [`serve`], the bus host (accept, per-connection read/write tasks, PINGs).
-//! - `client`: [`SimTransport`], its options, counters and subscriptions.
-//! - `connection`: the client's shared state and its background connect / liveness / reconnect task.
+//! - `state`: what the client's handles and its task share: [`SimBusOptions`],
+//!   [`ClientStats`], the outgoing queue and the live subscriptions.
+//! - `client`: [`SimTransport`], the handle, and its subscriptions.
+//! - `connection`: the client's background connect / liveness / reconnect task.
 
 mod client;
 mod connection;
 pub mod frame;
 mod router;
 mod server;
+mod state;
 pub mod subject;
 
 use std::time::{Duration, SystemTime};
 
-pub use client::{ClientStats, SimBusOptions, SimSubscription, SimTransport};
+pub use client::{SimSubscription, SimTransport};
 pub use server::{serve, serve_with, BusServerOptions};
+pub use state::{ClientStats, SimBusOptions};
 
 /// Where the bus host listens in a sim: `sim.host("bus", || serve(4222))`.
 pub const BUS_ADDR: &str = "bus:4222";

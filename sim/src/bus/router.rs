@@ -16,7 +16,7 @@ use super::frame::Frame;
 use super::subject::{matches, validate_publish, validate_queue, validate_subscribe};
 
 /// Where the router queues frames for one connection, and how it stops one.
-pub(crate) struct Outbox {
+pub(crate) struct ConnectionOutput {
     frames: mpsc::UnboundedSender<Bytes>,
     /// Bytes queued but not yet written, for the slow-consumer limit; the
     /// connection's writer subtracts what it writes.
@@ -28,18 +28,18 @@ pub(crate) struct Outbox {
     max_pending: usize,
 }
 
-impl Outbox {
-    /// An outbox and the queue its connection's writer drains.
-    pub(crate) fn new(max_pending: usize) -> (Outbox, mpsc::UnboundedReceiver<Bytes>) {
+impl ConnectionOutput {
+    /// The router's end for one connection, and the queue its writer drains.
+    pub(crate) fn new(max_pending: usize) -> (ConnectionOutput, mpsc::UnboundedReceiver<Bytes>) {
         let (frames, queue) = mpsc::unbounded_channel();
-        let outbox = Outbox {
+        let output = ConnectionOutput {
             frames,
             pending: Arc::new(AtomicUsize::new(0)),
             stop: Arc::new(Notify::new()),
             closing: None,
             max_pending,
         };
-        (outbox, queue)
+        (output, queue)
     }
 
     /// Queues one frame, or closes the connection as a slow consumer when
@@ -71,7 +71,7 @@ struct Sub {
 #[derive(Default)]
 pub(crate) struct Router {
     next_id: u64,
-    connections: IndexMap<u64, Outbox>,
+    connections: IndexMap<u64, ConnectionOutput>,
     /// In subscription order, which fixes delivery order and queue-group
     /// member order.
     subscriptions: IndexMap<(u64, u64), Sub>,
@@ -84,9 +84,9 @@ pub(crate) struct Router {
 
 impl Router {
     /// Registers a connection and returns its id.
-    pub(crate) fn add_connection(&mut self, outbox: Outbox) -> u64 {
+    pub(crate) fn add_connection(&mut self, output: ConnectionOutput) -> u64 {
         self.next_id += 1;
-        self.connections.insert(self.next_id, outbox);
+        self.connections.insert(self.next_id, output);
         self.next_id
     }
 
@@ -94,13 +94,13 @@ impl Router {
     /// closed it, if it did.
     pub(crate) fn remove_connection(&mut self, id: u64) -> Option<String> {
         self.subscriptions.retain(|&(conn, _), _| conn != id);
-        self.connections.shift_remove(&id).and_then(|outbox| outbox.closing)
+        self.connections.shift_remove(&id).and_then(|output| output.closing)
     }
 
     /// Queues a frame for one connection.
     pub(crate) fn send_to(&mut self, id: u64, frame: &Frame) {
-        if let Some(outbox) = self.connections.get_mut(&id) {
-            outbox.send(frame);
+        if let Some(output) = self.connections.get_mut(&id) {
+            output.send(frame);
         }
     }
 
@@ -174,8 +174,8 @@ mod tests {
     use super::*;
 
     fn connect(router: &mut Router) -> (u64, mpsc::UnboundedReceiver<Bytes>) {
-        let (outbox, queue) = Outbox::new(usize::MAX);
-        (router.add_connection(outbox), queue)
+        let (output, queue) = ConnectionOutput::new(usize::MAX);
+        (router.add_connection(output), queue)
     }
 
     /// The (sid, payload, no_responders) of every MSG queued so far.

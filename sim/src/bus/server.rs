@@ -22,11 +22,8 @@ use tokio::sync::{mpsc, Notify};
 use turmoil::net::tcp::OwnedWriteHalf;
 use turmoil::net::{TcpListener, TcpStream};
 
-use super::frame::Frame;
-use super::router::{Outbox, Router};
-
-/// Most bytes handed to one socket write; larger backlogs go out in pieces.
-const WRITE_BATCH: usize = 64 * 1024;
+use super::frame::{Frame, WRITE_BATCH};
+use super::router::{ConnectionOutput, Router};
 
 /// Server settings. The defaults are the sim's, chosen against the client's
 /// 1 s / 2 s liveness; the comments give nats-server's own defaults.
@@ -104,9 +101,9 @@ impl Connection {
     /// Registers the connection with the router and starts its writer.
     fn open(stream: TcpStream, peer: String, router: Arc<Mutex<Router>>, options: BusServerOptions) -> Connection {
         let (reader, writer) = stream.into_split();
-        let (outbox, queue) = Outbox::new(options.max_pending);
-        let (pending, stop) = (outbox.pending.clone(), outbox.stop.clone());
-        let id = router.lock().expect("bus router lock").add_connection(outbox);
+        let (output, queue) = ConnectionOutput::new(options.max_pending);
+        let (pending, stop) = (output.pending.clone(), output.stop.clone());
+        let id = router.lock().expect("bus router lock").add_connection(output);
         let writer = tokio::spawn(write_loop(writer, queue, pending, stop.clone()));
         tracing::debug!(id, %peer, "[BUS] client connected");
         Connection { id, peer, reader, router, stop, options, writer }
@@ -133,7 +130,7 @@ impl Connection {
                 match Frame::decode(&mut buf) {
                     Ok(Some(Frame::Pong { .. })) => pings_out = 0,
                     Ok(Some(frame)) => {
-                        if let Err(reason) = self.apply(frame) {
+                        if let Err(reason) = self.apply_client_frame(frame) {
                             return reason;
                         }
                     }
@@ -167,7 +164,7 @@ impl Connection {
     /// # Errors
     ///
     /// The reason to close the connection: a protocol violation.
-    fn apply(&mut self, frame: Frame) -> Result<(), String> {
+    fn apply_client_frame(&mut self, frame: Frame) -> Result<(), String> {
         let mut router = self.router.lock().expect("bus router lock");
         match frame {
             Frame::Connect { name } => {

@@ -16,7 +16,7 @@ pub fn command_now(command: &Command, clock: &impl Clock) -> UnixSeconds {
 ///
 /// Only store failures. Input the contract says to ignore (an empty username,
 /// an empty message) is ignored, and an empty enqueue gets an error reply.
-pub fn apply(store: &mut Store, command: &Command, now: UnixSeconds) -> Result<Option<Reply>, StoreError> {
+pub fn apply_command(store: &mut Store, command: &Command, now: UnixSeconds) -> Result<Option<Reply>, StoreError> {
     match command {
         Command::UserJoined(event) => {
             if event.username.is_empty() {
