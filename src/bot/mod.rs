@@ -12,6 +12,7 @@
 //! [`Command`]: crate::contract::Command
 
 mod handlers;
+mod history;
 mod outbound;
 mod periodic;
 pub mod runner;

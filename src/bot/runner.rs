@@ -180,7 +180,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 }
                 Due::Status => {
                     next_status += STATUS_PERIOD_MS;
-                    let status = self.bot.status(at_ms, true);
+                    let status = self.bot.status(at_ms, self.bot.state.chat_connected);
                     self.send(due_at, status).await;
                 }
                 Due::UserCount => {
