@@ -38,7 +38,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::contract::{Command, RecentChatGet, Reply, Request};
 use crate::cytube::{ChatEvent, User, UserlistUpdate};
-use crate::link::{BusLink, DbLink, LinkError};
+use crate::link::{BadReply, BusLink, DbLink, LinkError};
 use crate::transport::{NatsTransport, Transport};
 
 /// Events generated between two yields (at `max`, or when behind schedule).
@@ -353,7 +353,7 @@ pub async fn loadtest(
     let report = run(BusLink::new(transport), args, settings.request_timeout(), &bar, shutdown).await;
     bar.finish_and_clear();
     report.map_err(|e| match e {
-        LinkError::NoResponders => {
+        e if e.is_no_responders() => {
             format!("no db-service is listening at {}: start one with `rosey db-service`", options.url).into()
         }
         other => format!("loadtest: {other}").into(),
@@ -553,8 +553,9 @@ async fn check_tail<T: Transport>(
         return Ok(0);
     }
     let ask = Command::Request(Request::RecentChat(RecentChatGet { limit: count as i64, at_ms: None }));
-    let Reply::RecentChat(rows) = link.request(ask, timeout).await? else {
-        return Err(LinkError::BadReply("recent_chat.get did not answer with rows".into()));
+    let rows = match link.request(ask, timeout).await? {
+        Reply::RecentChat(rows) => rows,
+        other => return Err(BadReply::Unexpected(other).into()),
     };
     let prefix = format!("loadtest {run_id} #");
     let found: Vec<u64> = rows

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use super::{DbLink, LinkError};
 use crate::bot::Protocol;
 use crate::contract::{Command, EnqueueReply, Reply, Request};
-use crate::transport::{Transport, TransportError};
+use crate::transport::Transport;
 
 /// How long a held enqueue waits for its reply when released.
 const RELEASE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -125,7 +125,7 @@ impl<T: Transport> BusLink<T> {
                 Command::Request(_) => self.request_now(&next, RELEASE_REQUEST_TIMEOUT).await.map(drop),
                 _ => self.publish_now(&next).await,
             };
-            if let Err(LinkError::NoResponders) = result {
+            if result.as_ref().is_err_and(LinkError::is_no_responders) {
                 let mut outbox = self.outbox.borrow_mut();
                 outbox.held.push_front(next);
                 outbox.releasing = false;
@@ -149,23 +149,11 @@ impl<T: Transport> BusLink<T> {
             .request(subject.as_str(), Bytes::from(command.encode()), timeout)
             .await
             .inspect_err(|error| tracing::warn!(%subject, %error, "[NATS] request failed"))?;
-        Reply::decode(subject, &reply.payload).map_err(|e| LinkError::BadReply(e.to_string()))
+        Ok(Reply::decode(subject, &reply.payload)?)
     }
 
     fn hardened(&self) -> bool {
         self.protocol == Protocol::Hardened
-    }
-}
-
-impl From<TransportError> for LinkError {
-    fn from(error: TransportError) -> LinkError {
-        match error {
-            TransportError::TimedOut => LinkError::TimedOut,
-            TransportError::NoResponders => LinkError::NoResponders,
-            TransportError::Disconnected(why) => LinkError::Disconnected(why),
-            TransportError::PayloadTooLarge(size) => LinkError::PayloadTooLarge(size),
-            TransportError::InvalidSubject(why) | TransportError::Other(why) => LinkError::Other(why),
-        }
     }
 }
 
@@ -189,16 +177,16 @@ impl<T: Transport> DbLink for BusLink<T> {
             return result;
         }
         match result {
-            Err(LinkError::NoResponders) if is_enqueue => {
+            Err(error) if error.is_no_responders() && is_enqueue => {
                 self.hold(command);
                 Ok(deferred())
             }
-            Err(LinkError::NoResponders) => {
+            Err(error) if error.is_no_responders() => {
                 if !self.outbox.borrow().holding {
                     self.outbox.borrow_mut().holding = true;
                     tracing::warn!("[NATS] no db-service is listening; holding commands until one answers");
                 }
-                Err(LinkError::NoResponders)
+                Err(error)
             }
             Ok(reply) => {
                 self.release().await;

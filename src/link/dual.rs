@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{BusLink, DbLink, DirectLink, LinkError};
 use crate::clock::Clock;
 use crate::contract::{Command, Reply};
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportError};
 
 /// Bus primary, direct fallback.
 pub struct DualLink<T: Transport, C: Clock> {
@@ -29,7 +29,7 @@ impl<T: Transport, C: Clock> DualLink<T, C> {
 }
 
 fn falls_back(error: &LinkError) -> bool {
-    matches!(error, LinkError::NoResponders | LinkError::Disconnected(_))
+    matches!(error, LinkError::Transport(TransportError::NoResponders | TransportError::Disconnected(_)))
 }
 
 impl<T: Transport, C: Clock> DbLink for DualLink<T, C> {

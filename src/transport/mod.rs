@@ -47,7 +47,9 @@ impl std::fmt::Display for TransportError {
             TransportError::TimedOut => f.write_str("request timed out"),
             TransportError::NoResponders => f.write_str("no responders"),
             TransportError::Disconnected(why) => write!(f, "disconnected: {why}"),
-            TransportError::PayloadTooLarge(size) => write!(f, "payload of {size} bytes is too large"),
+            TransportError::PayloadTooLarge(size) => {
+                write!(f, "payload of {size} bytes exceeds the server's max_payload")
+            }
             TransportError::InvalidSubject(why) => write!(f, "invalid subject: {why}"),
             TransportError::Other(why) => f.write_str(why),
         }
