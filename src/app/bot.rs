@@ -3,12 +3,12 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use crate::bot::{Bot, InstantTimeline, ReplayReport, Runner, RunnerConfig, TokioTimeline};
+use crate::bot::{Bot, InstantTimeline, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use crate::chat::{RecordingChat, SaidLine};
 use crate::clock::{unix_seconds, SystemClock};
 use crate::config::Settings;
 use crate::fixture::Fixture;
-use crate::link::{BusLink, DbLink, DirectLink, DualLink};
+use crate::link::{BusLink, DbLink, DirectLink, DualLink, Outbox};
 use crate::store::Store;
 use crate::trace::Trace;
 use crate::transport::{NatsTransport, Transport};
@@ -86,18 +86,28 @@ pub async fn run_bot(
         }
         BotMode::Nats => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = BusLink::with_protocol(transport, settings.protocol());
+            let link = BusLink::new(transport, outbox_for(settings.protocol()));
             let result = replay(settings, &fixture, chat.speed, &link, stop).await;
             flush(link.transport()).await;
             Ok(result)
         }
         BotMode::Dual => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = DualLink::new(BusLink::plain(transport), DirectLink::new(open_store()?, SystemClock));
+            let link =
+                DualLink::new(BusLink::new(transport, Outbox::None), DirectLink::new(open_store()?, SystemClock));
             let result = replay(settings, &fixture, chat.speed, &link, stop).await;
             flush(link.bus().transport()).await;
             Ok(result)
         }
+    }
+}
+
+/// The bus link's outbox under `protocol`: the hardened protocol holds
+/// commands while no db-service listens; v0.5.0 published them into the void.
+pub fn outbox_for(protocol: Protocol) -> Outbox {
+    match protocol {
+        Protocol::Hardened => Outbox::Hold,
+        Protocol::V05 => Outbox::None,
     }
 }
 

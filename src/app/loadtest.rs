@@ -38,7 +38,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::contract::{Command, RecentChatGet, Reply, Request};
 use crate::cytube::{ChatEvent, User, UserlistUpdate};
-use crate::link::{BadReply, BusLink, DbLink, LinkError};
+use crate::link::{BadReply, BusLink, DbLink, LinkError, Outbox};
 use crate::transport::{NatsTransport, Transport};
 
 /// Events generated between two yields (at `max`, or when behind schedule).
@@ -350,7 +350,7 @@ pub async fn loadtest(
         bar.set_style(style);
         bar
     };
-    let report = run(BusLink::new(transport), args, settings.request_timeout(), &bar, shutdown).await;
+    let report = run(BusLink::new(transport, Outbox::Hold), args, settings.request_timeout(), &bar, shutdown).await;
     bar.finish_and_clear();
     report.map_err(|e| match e {
         e if e.is_no_responders() => {

@@ -1,8 +1,8 @@
 //! Bus mode: commands travel as NATS messages to the db-service.
 //!
 //! Core NATS drops a publish nobody subscribes to, so v0.5.0 lost every event
-//! sent while its db-service was down (defect 3). Under the hardened protocol
-//! the link notices when nobody listens: a request answered "no responders"
+//! sent while its db-service was down (defect 3). With [`Outbox::Hold`] (what
+//! the hardened protocol uses) the link notices when nobody listens: a request answered "no responders"
 //! proves no db-service is subscribed, so from then on commands are held, in
 //! order, in an outbox instead of being published into the void. The next
 //! request that gets a reply proves a service is back: the outbox is released,
@@ -18,7 +18,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{DbLink, LinkError};
-use crate::bot::Protocol;
 use crate::contract::{Command, EnqueueReply, Reply, Request};
 use crate::transport::Transport;
 
@@ -31,13 +30,23 @@ pub const OUTBOX_CAPACITY: usize = 100_000;
 /// The bot's link over any [`Transport`].
 pub struct BusLink<T: Transport> {
     transport: T,
-    protocol: Protocol,
-    outbox: RefCell<Outbox>,
+    policy: Outbox,
+    outbox: RefCell<Held>,
+}
+
+/// What a [`BusLink`] does with commands while no db-service listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// Hold them, in order, and release them once a request is answered again.
+    Hold,
+    /// Publish them whatever happens: v0.5.0's behaviour, and dual mode's,
+    /// whose fallback when nobody listens is the store itself.
+    None,
 }
 
 /// Commands held while no db-service listens.
 #[derive(Debug, Default)]
-struct Outbox {
+struct Held {
     holding: bool,
     /// A release is draining the outbox right now.
     releasing: bool,
@@ -55,20 +64,9 @@ pub struct OutboxStats {
 }
 
 impl<T: Transport> BusLink<T> {
-    /// A hardened link.
-    pub fn new(transport: T) -> BusLink<T> {
-        BusLink::with_protocol(transport, Protocol::Hardened)
-    }
-
-    /// A link speaking `protocol`: v0.5 publishes whatever happens.
-    pub fn with_protocol(transport: T, protocol: Protocol) -> BusLink<T> {
-        BusLink { transport, protocol, outbox: RefCell::new(Outbox::default()) }
-    }
-
-    /// A link without the outbox, for [`DualLink`](super::DualLink), whose
-    /// fallback when nobody listens is the store itself.
-    pub fn plain(transport: T) -> BusLink<T> {
-        BusLink::with_protocol(transport, Protocol::V05)
+    /// A link over `transport` that treats unheard commands as `policy` says.
+    pub fn new(transport: T, policy: Outbox) -> BusLink<T> {
+        BusLink { transport, policy, outbox: RefCell::new(Held::default()) }
     }
 
     pub fn transport(&self) -> &T {
@@ -152,14 +150,14 @@ impl<T: Transport> BusLink<T> {
         Ok(Reply::decode(subject, &reply.payload)?)
     }
 
-    fn hardened(&self) -> bool {
-        self.protocol == Protocol::Hardened
+    fn holds(&self) -> bool {
+        self.policy == Outbox::Hold
     }
 }
 
 impl<T: Transport> DbLink for BusLink<T> {
     async fn send(&self, command: Command) -> Result<(), LinkError> {
-        if self.hardened() && self.outbox.borrow().holding {
+        if self.holds() && self.outbox.borrow().holding {
             self.hold(command);
             return Ok(());
         }
@@ -168,12 +166,12 @@ impl<T: Transport> DbLink for BusLink<T> {
 
     async fn request(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
         let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
-        if self.hardened() && is_enqueue && self.outbox.borrow().holding {
+        if self.holds() && is_enqueue && self.outbox.borrow().holding {
             self.hold(command);
             return Ok(deferred());
         }
         let result = self.request_now(&command, timeout).await;
-        if !self.hardened() {
+        if !self.holds() {
             return result;
         }
         match result {

@@ -18,7 +18,7 @@ mod error;
 use std::future::Future;
 use std::time::Duration;
 
-pub use bus::{BusLink, OutboxStats, OUTBOX_CAPACITY};
+pub use bus::{BusLink, Outbox, OutboxStats, OUTBOX_CAPACITY};
 pub use direct::DirectLink;
 pub use dual::DualLink;
 pub use error::{BadReply, LinkError};

@@ -57,6 +57,15 @@ impl Default for ServiceConfig {
     }
 }
 
+impl ServiceConfig {
+    /// v0.5.0's service: no queue group (every instance sees, and applies,
+    /// every event) and one commit per command. Kept so the simulator can
+    /// show what those choices cost.
+    pub fn v0_5() -> ServiceConfig {
+        ServiceConfig { queue_group: None, commit: CommitMode::PerCommand, ..ServiceConfig::default() }
+    }
+}
+
 /// What a db-service did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ServiceReport {
