@@ -26,23 +26,26 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::bot::Protocol;
-use crate::transport::NatsOptions;
+use crate::transport::{redact_url, NatsOptions};
 
 /// The keys, all optional, as read from one source.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, clap::Args)]
+///
+/// `Debug` shows secrets (the URL's password, `nats_password`, `nats_token`)
+/// as `***`; `--help` never shows the values of their variables.
+#[derive(Clone, Default, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// NATS server URL(s), comma-separated.
-    #[arg(long, env = "ROSEY_NATS_URL", global = true)]
+    /// NATS server URL(s), comma-separated; user:password@ or token@ allowed.
+    #[arg(long, env = "ROSEY_NATS_URL", global = true, hide_env_values = true)]
     pub nats_url: Option<String>,
     /// NATS user (with --nats-password).
     #[arg(long, env = "ROSEY_NATS_USER", global = true)]
     pub nats_user: Option<String>,
     /// NATS password.
-    #[arg(long, env = "ROSEY_NATS_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(long, env = "ROSEY_NATS_PASSWORD", global = true, hide_env_values = true, allow_hyphen_values = true)]
     pub nats_password: Option<String>,
     /// NATS auth token.
-    #[arg(long, env = "ROSEY_NATS_TOKEN", global = true, hide_env_values = true)]
+    #[arg(long, env = "ROSEY_NATS_TOKEN", global = true, hide_env_values = true, allow_hyphen_values = true)]
     pub nats_token: Option<String>,
     /// NATS credentials (.creds) file.
     #[arg(long, env = "ROSEY_NATS_CREDS", global = true)]
@@ -71,6 +74,25 @@ pub struct Settings {
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_DB: &str = "bot_data.db";
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 2_000;
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "***");
+        f.debug_struct("Settings")
+            .field("nats_url", &self.nats_url.as_deref().map(redact_url))
+            .field("nats_user", &self.nats_user)
+            .field("nats_password", &hidden(&self.nats_password))
+            .field("nats_token", &hidden(&self.nats_token))
+            .field("nats_creds", &self.nats_creds)
+            .field("nats_tls", &self.nats_tls)
+            .field("nats_tls_ca", &self.nats_tls_ca)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("db", &self.db)
+            .field("queue_group", &self.queue_group)
+            .field("protocol", &self.protocol)
+            .finish()
+    }
+}
 
 /// A configuration problem, naming the file and what to fix.
 #[derive(Debug)]
@@ -164,5 +186,19 @@ mod tests {
         std::fs::write(&bad, "nats_ulr = \"typo\"\n").unwrap();
         let err = Settings::from_file(&bad).unwrap_err().to_string();
         assert!(err.contains("bad.toml") && err.contains("nats_ulr"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let settings = Settings {
+            nats_url: Some("nats://bob:urlsecret@host:4222".into()),
+            nats_password: Some("pwsecret".into()),
+            nats_token: Some("toksecret".into()),
+            ..Settings::default()
+        };
+        for shown in [format!("{settings:?}"), format!("{:?}", settings.nats_options("t"))] {
+            assert!(!shown.contains("secret"), "{shown}");
+            assert!(shown.contains("nats://bob:***@host:4222"), "{shown}");
+        }
     }
 }

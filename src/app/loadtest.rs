@@ -354,7 +354,8 @@ pub async fn loadtest(
     bar.finish_and_clear();
     report.map_err(|e| match e {
         e if e.is_no_responders() => {
-            format!("no db-service is listening at {}: start one with `rosey db-service`", options.url).into()
+            let url = crate::transport::redact_url(&options.url);
+            format!("no db-service is listening at {url}: start one with `rosey db-service`").into()
         }
         other => format!("loadtest: {other}").into(),
     })

@@ -6,6 +6,7 @@
 //! (crate `rosey-sim`) is the second implementation and runs inside turmoil.
 
 mod nats;
+mod url;
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use nats::{NatsOptions, NatsTransport};
+pub use url::{redact as redact_url, ServerList, UrlAuth};
 
 /// A message as delivered to a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! [`Transport`] over async-nats against a live nats-server.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,15 +8,19 @@ use async_nats::client::{PublishErrorKind, RequestErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 
+use super::url::{self, ServerList, UrlAuth};
 use super::{BusMessage, Subscription, Transport, TransportError};
 
 /// How long a [`Transport::round_trip`] may take before it is reported as timed out.
 const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to reach and authenticate to nats-server.
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` shows every secret (a password in `url`, `password`, `token`) as `***`.
+#[derive(Clone, Default)]
 pub struct NatsOptions {
-    /// `nats://host:port` (several comma-separated URLs allowed).
+    /// `nats://host:port` (several comma-separated URLs allowed; a
+    /// `user:password@` or `token@` in them is used, and never shown).
     pub url: String,
     /// The connection name shown by the server's monitoring.
     pub name: String,
@@ -28,6 +33,22 @@ pub struct NatsOptions {
     pub tls: bool,
     /// A CA certificate to trust, for a server with a private CA.
     pub tls_ca: Option<PathBuf>,
+}
+
+impl fmt::Debug for NatsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "***");
+        f.debug_struct("NatsOptions")
+            .field("url", &url::redact(&self.url))
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("token", &hidden(&self.token))
+            .field("creds_file", &self.creds_file)
+            .field("tls", &self.tls)
+            .field("tls_ca", &self.tls_ca)
+            .finish()
+    }
 }
 
 /// A live NATS connection.
@@ -57,6 +78,16 @@ impl NatsTransport {
         if let Some(token) = &options.token {
             connect = connect.token(token.clone());
         }
+        // Credentials in the URL are the fallback: the explicit settings win.
+        let servers = ServerList::parse(&options.url);
+        let explicit = (options.user.is_some() && options.password.is_some()) || options.token.is_some();
+        match servers.auth {
+            Some(UrlAuth::UserPassword { user, password }) if !explicit => {
+                connect = connect.user_and_password(user, password);
+            }
+            Some(UrlAuth::Token(token)) if !explicit => connect = connect.token(token),
+            _ => {}
+        }
         if let Some(path) = &options.creds_file {
             connect = connect.credentials_file(path).await.map_err(|e| {
                 TransportError::Other(format!("cannot read the NATS creds file {}: {e}", path.display()))
@@ -68,10 +99,12 @@ impl NatsTransport {
         if let Some(ca) = &options.tls_ca {
             connect = connect.add_root_certificates(ca.clone());
         }
-        let client = connect.connect(options.url.as_str()).await.map_err(|e| {
+        // async-nats logs server addresses whole at debug level: it only ever
+        // sees them without userinfo.
+        let client = connect.connect(servers.servers.as_slice()).await.map_err(|e| {
             TransportError::Disconnected(format!(
                 "cannot connect to NATS at {}: {e} (is nats-server running there? check the URL and credentials)",
-                options.url
+                url::redact(&options.url)
             ))
         })?;
         Ok(NatsTransport { client })

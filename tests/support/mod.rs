@@ -66,3 +66,63 @@ pub async fn service(
     };
     ServiceHandle { run, ready, stop }
 }
+
+/// Runs `command` (stdout and stderr piped) and waits for it to exit, at most
+/// `limit`: past that it is killed and the test fails saying `what` hung.
+/// Returns the exit status and stdout + stderr together.
+pub fn run_within(
+    command: &mut std::process::Command,
+    limit: std::time::Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    use std::process::Stdio;
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the binary runs");
+    finish_within(child, limit, what)
+}
+
+/// Waits for a spawned `child` (stdout and stderr piped) to exit, at most
+/// `limit`, draining both pipes meanwhile; kills it and fails past that.
+pub fn finish_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let status = wait_within(&mut child, limit).unwrap_or_else(|| panic!("{what} did not exit within {limit:?}"));
+    let text = format!("{}{}", out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    (status, text)
+}
+
+/// Waits for `child` to exit, polling until `limit`; kills it and returns
+/// `None` when it is still running then.
+pub fn wait_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A local port nothing listens on (bound, then released).
+pub fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    listener.local_addr().expect("a bound port").port()
+}
