@@ -15,7 +15,10 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
     let path = settings.db_path();
     let store = Store::open(&path, unix_seconds(SystemClock.now_ms()))?;
     let transport = NatsTransport::connect(&settings.nats_options("rosey-db-service")).await?;
-    let config = service_config(settings.protocol(), settings.queue_group.clone());
+    let config = ServiceConfig {
+        drain_timeout: settings.drain_timeout(),
+        ..service_config(settings.protocol(), settings.queue_group.clone())
+    };
     tracing::info!(db = %path.display(), "db-service starting");
     let (report, _store) = DbService::new(transport, store, SystemClock, config).run(shutdown).await?;
     Ok(report)

@@ -11,7 +11,7 @@
 //! the service's crash and the first "no responders" are still lost: that gap
 //! is at most one outbound poll, 2 s.)
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub struct BusLink<T: Transport> {
     transport: T,
     policy: Outbox,
     outbox: RefCell<Held>,
+    /// Commands published since the last answered request: an answer proves
+    /// the service read everything sent before it on this connection, so
+    /// these are the ones whose delivery nothing has confirmed yet.
+    unconfirmed: Cell<u64>,
 }
 
 /// What a [`BusLink`] does with commands while no db-service listens.
@@ -66,7 +70,7 @@ pub struct OutboxStats {
 impl<T: Transport> BusLink<T> {
     /// A link over `transport` that treats unheard commands as `policy` says.
     pub fn new(transport: T, policy: Outbox) -> BusLink<T> {
-        BusLink { transport, policy, outbox: RefCell::new(Held::default()) }
+        BusLink { transport, policy, outbox: RefCell::new(Held::default()), unconfirmed: Cell::new(0) }
     }
 
     pub fn transport(&self) -> &T {
@@ -76,6 +80,17 @@ impl<T: Transport> BusLink<T> {
     pub fn outbox_stats(&self) -> OutboxStats {
         let outbox = self.outbox.borrow();
         OutboxStats { holding: outbox.holding, held: outbox.held.len(), overflowed: outbox.overflowed }
+    }
+
+    /// Commands published since the last answered request (see [`BusLink::confirmed`]).
+    pub fn unconfirmed(&self) -> u64 {
+        self.unconfirmed.get()
+    }
+
+    /// Marks everything published so far as delivered: a round trip through
+    /// the server just proved it has them.
+    pub fn confirmed(&self) {
+        self.unconfirmed.set(0);
     }
 
     fn hold(&self, command: Command) {
@@ -136,6 +151,7 @@ impl<T: Transport> BusLink<T> {
         let subject = command.subject();
         tracing::debug!(%subject, "[NATS] publish");
         self.transport.publish(subject.as_str(), Bytes::from(command.encode())).await?;
+        self.unconfirmed.set(self.unconfirmed.get() + 1);
         Ok(())
     }
 
@@ -147,6 +163,7 @@ impl<T: Transport> BusLink<T> {
             .request(subject.as_str(), Bytes::from(command.encode()), timeout)
             .await
             .inspect_err(|error| tracing::warn!(%subject, %error, "[NATS] request failed"))?;
+        self.confirmed();
         Ok(Reply::decode(subject, &reply.payload)?)
     }
 

@@ -8,4 +8,6 @@ mod apply;
 mod runtime;
 
 pub use apply::{apply, command_now};
-pub use runtime::{CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_QUEUE_GROUP};
+pub use runtime::{
+    CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE_GROUP,
+};

@@ -14,6 +14,12 @@ use super::{BusMessage, Subscription, Transport, TransportError};
 /// How long a [`Transport::round_trip`] may take before it is reported as timed out.
 const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a publish may wait for room in async-nats's send buffer. While
+/// the connection is down that buffer fills and a publish would wait for the
+/// reconnect forever (and the bot with it, deaf to SIGTERM); past this it
+/// fails as "disconnected" instead. A live connection empties it in microseconds.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How to reach and authenticate to nats-server.
 ///
 /// `Debug` shows every secret (a password in `url`, `password`, `token`) as `***`.
@@ -121,7 +127,15 @@ impl Transport for NatsTransport {
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         let size = payload.len();
-        self.client.publish(subject.to_string(), payload).await.map_err(|e| match e.kind() {
+        // Polled once first: on the hot path the buffer has room, and no timer is armed.
+        let mut publish = std::pin::pin!(self.client.publish(subject.to_string(), payload));
+        let published = match futures::poll!(publish.as_mut()) {
+            std::task::Poll::Ready(published) => published,
+            std::task::Poll::Pending => tokio::time::timeout(QUEUE_TIMEOUT, publish).await.map_err(|_| {
+                TransportError::Disconnected("the connection is down and its send buffer is full".into())
+            })?,
+        };
+        published.map_err(|e| match e.kind() {
             PublishErrorKind::MaxPayloadExceeded => TransportError::PayloadTooLarge(size),
             PublishErrorKind::InvalidSubject => TransportError::InvalidSubject(subject.to_string()),
             PublishErrorKind::Send => TransportError::Disconnected(e.to_string()),
@@ -162,15 +176,19 @@ impl Transport for NatsTransport {
     }
 
     async fn round_trip(&self) -> Result<(), TransportError> {
-        let inbox = self.client.new_inbox();
-        let mut echo = self.subscribe(&inbox, None).await?;
-        self.publish(&inbox, Bytes::new()).await?;
-        self.flush().await?;
-        match tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next()).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(TransportError::Disconnected("round trip subscription closed".into())),
-            Err(_) => Err(TransportError::TimedOut),
-        }
+        // Every step waits for the connection (a flush while it is down waits
+        // for the reconnect), so the timeout covers them all.
+        let echo = async {
+            let inbox = self.client.new_inbox();
+            let mut echo = self.subscribe(&inbox, None).await?;
+            self.publish(&inbox, Bytes::new()).await?;
+            self.flush().await?;
+            match echo.next().await {
+                Some(_) => Ok(()),
+                None => Err(TransportError::Disconnected("round trip subscription closed".into())),
+            }
+        };
+        tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo).await.unwrap_or(Err(TransportError::TimedOut))
     }
 
     fn is_connected(&self) -> bool {
