@@ -21,7 +21,8 @@ pub enum BotMode {
     Nats,
     /// Store only, no bus (`[DB]`).
     Direct,
-    /// Bus primary, store fallback when the bus is unavailable.
+    /// Bus primary, store fallback when the bus is unavailable (also at
+    /// start: the connection is retried in the background).
     Dual,
 }
 
@@ -93,7 +94,9 @@ pub async fn run_bot(
             Ok((report, said))
         }
         BotMode::Dual => {
-            let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
+            // No server yet is no reason to stop: the store takes the commands
+            // until the connection, retried in the background, comes up.
+            let transport = NatsTransport::connect_in_background(&settings.nats_options("rosey-bot")).await?;
             let link =
                 DualLink::new(BusLink::new(transport, Outbox::None), DirectLink::new(open_store()?, SystemClock));
             let (mut report, said) = replay(settings, &fixture, chat.speed, &link, stop).await;

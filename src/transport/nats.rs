@@ -71,48 +71,29 @@ impl NatsTransport {
     ///
     /// When the first connection fails: the message names the URL and what to check.
     pub async fn connect(options: &NatsOptions) -> Result<NatsTransport, TransportError> {
-        let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(|event| async move {
-            match event {
-                async_nats::Event::Connected => tracing::info!("[NATS] connected"),
-                async_nats::Event::Disconnected => tracing::warn!("[NATS] disconnected; reconnecting"),
-                other => tracing::warn!("[NATS] {other}"),
-            }
-        });
-        if let (Some(user), Some(password)) = (&options.user, &options.password) {
-            connect = connect.user_and_password(user.clone(), password.clone());
-        }
-        if let Some(token) = &options.token {
-            connect = connect.token(token.clone());
-        }
-        // Credentials in the URL are the fallback: the explicit settings win.
-        let servers = ServerList::parse(&options.url);
-        let explicit = (options.user.is_some() && options.password.is_some()) || options.token.is_some();
-        match servers.auth {
-            Some(UrlAuth::UserPassword { user, password }) if !explicit => {
-                connect = connect.user_and_password(user, password);
-            }
-            Some(UrlAuth::Token(token)) if !explicit => connect = connect.token(token),
-            _ => {}
-        }
-        if let Some(path) = &options.creds_file {
-            connect = connect.credentials_file(path).await.map_err(|e| {
-                TransportError::Other(format!("cannot read the NATS creds file {}: {e}", path.display()))
-            })?;
-        }
-        if options.tls {
-            connect = connect.require_tls(true);
-        }
-        if let Some(ca) = &options.tls_ca {
-            connect = connect.add_root_certificates(ca.clone());
-        }
+        let (connect, servers) = connect_options(options).await?;
         // async-nats logs server addresses whole at debug level: it only ever
         // sees them without userinfo.
-        let client = connect.connect(servers.servers.as_slice()).await.map_err(|e| {
-            TransportError::Disconnected(format!(
-                "cannot connect to NATS at {}: {e} (is nats-server running there? check the URL and credentials)",
-                url::redact(&options.url)
-            ))
-        })?;
+        let client = connect.connect(servers.as_slice()).await.map_err(|e| cannot_connect(options, &e))?;
+        Ok(NatsTransport { client })
+    }
+
+    /// Returns at once and connects in the background, retrying until the
+    /// server is there (dual mode: an unreachable server at start is the same
+    /// as a connection lost later). Until then [`Transport::is_connected`] is
+    /// false, and whatever is sent waits in async-nats's buffer: callers that
+    /// must not buffer check `is_connected` first.
+    ///
+    /// # Errors
+    ///
+    /// Only what no retry can fix: an unparsable URL, an unreadable creds file.
+    pub async fn connect_in_background(options: &NatsOptions) -> Result<NatsTransport, TransportError> {
+        let (connect, servers) = connect_options(options).await?;
+        let client = connect
+            .retry_on_initial_connect()
+            .connect(servers.as_slice())
+            .await
+            .map_err(|e| cannot_connect(options, &e))?;
         Ok(NatsTransport { client })
     }
 
@@ -120,6 +101,53 @@ impl NatsTransport {
     pub fn client(&self) -> &async_nats::Client {
         &self.client
     }
+}
+
+/// async-nats's options for `options`, and the servers without their userinfo.
+async fn connect_options(options: &NatsOptions) -> Result<(async_nats::ConnectOptions, Vec<String>), TransportError> {
+    let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(|event| async move {
+        match event {
+            async_nats::Event::Connected => tracing::info!("[NATS] connected"),
+            async_nats::Event::Disconnected => tracing::warn!("[NATS] disconnected; reconnecting"),
+            other => tracing::warn!("[NATS] {other}"),
+        }
+    });
+    if let (Some(user), Some(password)) = (&options.user, &options.password) {
+        connect = connect.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &options.token {
+        connect = connect.token(token.clone());
+    }
+    // Credentials in the URL are the fallback: the explicit settings win.
+    let servers = ServerList::parse(&options.url);
+    let explicit = (options.user.is_some() && options.password.is_some()) || options.token.is_some();
+    match servers.auth {
+        Some(UrlAuth::UserPassword { user, password }) if !explicit => {
+            connect = connect.user_and_password(user, password);
+        }
+        Some(UrlAuth::Token(token)) if !explicit => connect = connect.token(token),
+        _ => {}
+    }
+    if let Some(path) = &options.creds_file {
+        connect = connect
+            .credentials_file(path)
+            .await
+            .map_err(|e| TransportError::Other(format!("cannot read the NATS creds file {}: {e}", path.display())))?;
+    }
+    if options.tls {
+        connect = connect.require_tls(true);
+    }
+    if let Some(ca) = &options.tls_ca {
+        connect = connect.add_root_certificates(ca.clone());
+    }
+    Ok((connect, servers.servers))
+}
+
+fn cannot_connect(options: &NatsOptions, error: &async_nats::ConnectError) -> TransportError {
+    TransportError::Disconnected(format!(
+        "cannot connect to NATS at {}: {error} (is nats-server running there? check the URL and credentials)",
+        url::redact(&options.url)
+    ))
 }
 
 impl Transport for NatsTransport {
