@@ -18,7 +18,7 @@ use super::{Bot, OutboundReport};
 use crate::chat::{ChatSink, SayError};
 use crate::contract::{Command, Reply, DEFAULT_REQUEST_TIMEOUT};
 use crate::fixture::{Fixture, Skip, TimedEvent};
-use crate::link::{DbLink, LinkError};
+use crate::link::{BadReply, DbLink, LinkError};
 use crate::trace::{Trace, TraceEvent};
 
 /// Settings of a run.
@@ -262,8 +262,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 }
             }
             Ok(other) => {
-                let error = LinkError::BadReply(String::from_utf8_lossy(&other.encode()).into_owned());
-                self.poll_failed(now, &error);
+                self.poll_failed(now, &LinkError::BadReply(BadReply::Unexpected(other)));
             }
             Err(error) => self.poll_failed(now, &error),
         }
