@@ -79,7 +79,7 @@ pub struct Settings {
 /// The defaults every unset key falls back to.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_DB: &str = "bot_data.db";
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = crate::contract::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64;
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -22,7 +22,7 @@ use crate::contract::{Command, EnqueueReply, Reply, Request};
 use crate::transport::Transport;
 
 /// How long a held enqueue waits for its reply when released.
-const RELEASE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const RELEASE_REQUEST_TIMEOUT: Duration = crate::contract::DEFAULT_REQUEST_TIMEOUT;
 
 /// How many commands the outbox holds before it drops the oldest (and counts them).
 pub const OUTBOX_CAPACITY: usize = 100_000;
