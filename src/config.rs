@@ -83,7 +83,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = crate::contract::DEFAULT_REQUEST_TIM
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "***");
+        let hidden = crate::transport::hidden_secret;
         f.debug_struct("Settings")
             .field("nats_url", &self.nats_url.as_deref().map(redact_url))
             .field("nats_user", &self.nats_user)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use nats::{NatsOptions, NatsTransport};
-pub use url::{redact as redact_url, ServerList, UrlAuth};
+pub use url::{hidden as hidden_secret, redact as redact_url, ServerList, UrlAuth};
 
 /// How long a [`Transport::round_trip`] may take before it is reported as
 /// timed out; every implementation (async-nats here, the simulator's bus

@@ -42,7 +42,7 @@ pub struct NatsOptions {
 
 impl fmt::Debug for NatsOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hidden = |secret: &Option<String>| secret.as_ref().map(|_| "***");
+        let hidden = url::hidden;
         f.debug_struct("NatsOptions")
             .field("url", &url::redact(&self.url))
             .field("name", &self.name)

@@ -52,6 +52,11 @@ impl ServerList {
     }
 }
 
+/// A secret as `Debug` shows it: `***` when set, never its value.
+pub fn hidden(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "***")
+}
+
 /// `urls` with every password or token replaced by `***` (the user name stays):
 /// the only form in which a URL is ever shown.
 pub fn redact(urls: &str) -> String {
