@@ -16,6 +16,7 @@ mod history;
 mod outbound;
 mod periodic;
 pub mod runner;
+mod source;
 pub mod summary;
 mod timeline;
 
@@ -23,4 +24,5 @@ pub use handlers::Bot;
 pub use outbound::{Outbound, OutboundReport, Protocol};
 pub use periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
 pub use runner::{ReplayReport, Runner, RunnerConfig};
+pub use source::{ChatSource, FixtureSource, SourceItem};
 pub use timeline::{InstantTimeline, Timeline, TokioTimeline};
