@@ -44,6 +44,7 @@ impl Bot {
         let state = &mut self.state;
         match event {
             ChatEvent::Userlist(update) => {
+                let rejoined = !state.userlist_seen && self.history.is_rejoin();
                 state.userlist_seen = true;
                 let mut listed: IndexMap<String, User> = IndexMap::new();
                 for user in &update.users {
@@ -57,6 +58,9 @@ impl Bot {
                 out.extend(state.users.keys().filter(|name| !listed.contains_key(*name)).map(|name| left(name, at)));
                 state.users = listed;
                 out.push(self.high_water(at));
+                if rejoined {
+                    out.extend(self.outbound.on_rejoined(at_ms));
+                }
                 out
             }
             ChatEvent::AddUser(user) => {
@@ -77,6 +81,11 @@ impl Bot {
                     if !self.history.is_new(*time, username, msg) {
                         self.history.saw(*time, username, msg);
                         self.history_lines += 1;
+                        // A line of the bot's in flight when the socket dropped,
+                        // already seen: the server had accepted it.
+                        if *username == state.bot_name {
+                            return self.outbound.on_own_line(msg, at_ms);
+                        }
                         return Vec::new();
                     }
                     // Said while the bot was away: stored once, at CyTube's time.
@@ -84,7 +93,15 @@ impl Bot {
                     at = *time;
                 }
                 self.history.saw(*time, username, msg);
-                vec![Command::MessageLog(MessageLog { username: username.clone(), message: msg.clone(), at_ms: at })]
+                let mut out = vec![Command::MessageLog(MessageLog {
+                    username: username.clone(),
+                    message: msg.clone(),
+                    at_ms: at,
+                })];
+                if *username == state.bot_name {
+                    out.extend(self.outbound.on_own_line(msg, at_ms));
+                }
+                out
             }
             ChatEvent::Connect => {
                 // A connection before any userlist is still the first one.

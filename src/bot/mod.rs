@@ -11,6 +11,7 @@
 //! [`ChatEvent`]: crate::cytube::ChatEvent
 //! [`Command`]: crate::contract::Command
 
+mod echo;
 mod handlers;
 mod history;
 mod outbound;
@@ -20,6 +21,7 @@ mod source;
 pub mod summary;
 mod timeline;
 
+pub use echo::ECHO_TIMEOUT_MS;
 pub use handlers::Bot;
 pub use outbound::{Outbound, OutboundReport, Protocol};
 pub use periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};

@@ -16,7 +16,7 @@ use super::periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS
 use super::source::{ChatSource, FixtureSource, SourceItem};
 use super::timeline::Timeline;
 use super::{Bot, OutboundReport};
-use crate::chat::{ChatSink, SayError};
+use crate::chat::{ChatSink, SayError, SayOutcome};
 use crate::contract::{Command, Reply, DEFAULT_REQUEST_TIMEOUT};
 use crate::fixture::{Fixture, Skip, TimedEvent};
 use crate::link::{BadReply, DbLink, LinkError};
@@ -166,6 +166,9 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                     let reason = "previous poll in flight".to_string();
                     self.trace(tick, TraceEvent::PollSkipped { reason });
                 } else {
+                    for mark in self.bot.outbound.expire_echoes(at_ms) {
+                        self.send(tick, mark).await;
+                    }
                     let request = self.bot.outbound.request(at_ms);
                     self.trace_command(tick, &request);
                     in_flight = Some(Box::pin(link.request(request, self.config.request_timeout)));
@@ -339,10 +342,12 @@ struct TracedChat<'a, C: ChatSink> {
 }
 
 impl<C: ChatSink> ChatSink for TracedChat<'_, C> {
-    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         let result = self.inner.say(at_ms, text);
         let outcome = match &result {
-            Ok(()) => "said".to_string(),
+            Ok(SayOutcome::Said) => "said".to_string(),
+            Ok(SayOutcome::Sent) => "sent, awaiting the echo".to_string(),
+            Ok(SayOutcome::Held) => "held: the server would throttle it".to_string(),
             Err(error) => error.to_string(),
         };
         self.trace.record(self.t, self.host, TraceEvent::Say { text: text.to_string(), outcome });

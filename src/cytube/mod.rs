@@ -8,6 +8,7 @@
 //! Only the fields the bot or the database uses are checked; everything else a
 //! real CyTube server sends (profiles, aliases, ips, media metadata) is ignored.
 
+pub mod echo;
 mod event;
 mod parse;
 
