@@ -53,12 +53,15 @@ impl Endpoint {
         Ok((Endpoint { secure, host: host.to_string(), port }, path.to_string()))
     }
 
-    /// `host:port` for a Host header (IPv6 in brackets).
+    /// `host[:port]` for a Host header or a URL: the port only when it is not the scheme's
+    /// default (some virtual hosts do not match `Host: name:443`); IPv6 in brackets.
     pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let default = if self.secure { 443 } else { 80 };
+        if self.port == default {
+            host
         } else {
-            format!("{}:{}", self.host, self.port)
+            format!("{host}:{}", self.port)
         }
     }
 }
@@ -198,6 +201,8 @@ mod tests {
         assert_eq!(url.channel, "lounge");
         assert_eq!(ChannelUrl::parse("HTTP://host/chan?x=1").unwrap().channel, "chan");
         assert_eq!(ChannelUrl::parse("http://[::1]:99/c").unwrap().endpoint.authority(), "[::1]:99");
+        assert_eq!(ChannelUrl::parse("https://cytu.be:443/r/c").unwrap().endpoint.authority(), "cytu.be");
+        assert_eq!(ChannelUrl::parse("http://cytu.be:8080/r/c").unwrap().to_string(), "http://cytu.be:8080/r/c");
     }
 
     #[test]
