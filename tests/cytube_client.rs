@@ -253,6 +253,42 @@ async fn a_missing_channel_and_a_failed_login_are_fatal_and_say_why() {
     drop(server.await.unwrap());
 }
 
+/// `next` is polled in the bot's `select!` loop beside its timers: a poll dropped halfway
+/// through a connect attempt must not restart (and re-spend a connect token on) the attempt.
+#[tokio::test(start_paused = true)]
+async fn next_is_cancel_safe_while_connecting() {
+    let dialer = MemDialer::default();
+    let resolves = dialer.serve_http(8080, 200, SOCKETCONFIG);
+    let mut sockets = dialer.listen(1337);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(&mut sockets).await;
+        // A slow server: the open packet comes 3 s after the upgrade.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        handshake(&mut ws).await;
+        let frames = [recv(&mut ws).await, recv(&mut ws).await];
+        send(&mut ws, r#"42["usercount",3]"#).await;
+        (frames, ws)
+    });
+    let mut session = Session::new(dialer.clone(), config(rosey()));
+    let mut cancelled = 0;
+    let mut events = Vec::new();
+    while events.len() < 2 {
+        tokio::select! {
+            biased;
+            event = session.next() => events.push(event.unwrap()),
+            () = tokio::time::sleep(Duration::from_millis(100)) => cancelled += 1,
+        }
+    }
+    assert!(cancelled >= 29, "the attempt outlived {cancelled} dropped polls");
+    assert!(matches!(events[0], SessionEvent::Connected { attempt: 1 }), "{:?}", events[0]);
+    assert!(matches!(&events[1], SessionEvent::Event { name, .. } if name == "usercount"), "{:?}", events[1]);
+    assert_eq!(session.attempts(), 1);
+    assert_eq!(resolves.load(Ordering::SeqCst), 1);
+    let (frames, _ws) = server.await.unwrap();
+    assert_eq!(frame(&frames[0]).0, "joinChannel");
+    assert_eq!(frame(&frames[1]).0, "login");
+}
+
 #[tokio::test]
 async fn the_same_client_runs_on_real_tcp() {
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

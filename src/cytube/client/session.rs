@@ -235,11 +235,16 @@ async fn connect<D: Dialer>(dialer: D, config: Arc<SessionConfig>, tls: Tls) -> 
     let after = config.connect.handshake_timeout;
     let server = within("resolving the socket config", after, resolve_with(&dialer, &config.channel, &tls)).await?;
     let mut connection = Connection::open_with(&dialer, &server, &config.connect, &tls).await?;
-    connection.emit("joinChannel", &join_payload(&config)).await?;
-    if let Some(login) = &config.login {
-        tracing::info!(channel = %config.channel.channel, name = %login.name, guest = login.password.is_none(), "joined; logging in");
-        connection.emit("login", &login_payload(login)).await?;
-    }
+    within("sending joinChannel and login", after, async {
+        connection.emit("joinChannel", &join_payload(&config)).await?;
+        if let Some(login) = &config.login {
+            let guest = login.password.is_none();
+            tracing::info!(channel = %config.channel.channel, name = %login.name, guest, "joined; logging in");
+            connection.emit("login", &login_payload(login)).await?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(connection)
 }
 
