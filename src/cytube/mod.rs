@@ -7,7 +7,11 @@
 //!
 //! Only the fields the bot or the database uses are checked; everything else a
 //! real CyTube server sends (profiles, aliases, ips, media metadata) is ignored.
+//!
+//! [`client`] is the live connection that produces those events: socket config, socket.io
+//! over a websocket on any byte stream, join, login, reconnects.
 
+pub mod client;
 pub mod echo;
 mod event;
 mod parse;
