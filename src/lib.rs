@@ -5,13 +5,15 @@
 //! # Layout
 //!
 //! - [`contract`]: subjects and payloads, byte-compatible with Rosey v0.5.0.
-//! - [`cytube`]: raw CyTube socket events -> normalized [`cytube::ChatEvent`]s.
+//! - [`cytube`]: raw CyTube socket events -> normalized [`cytube::ChatEvent`]s, and the
+//!   client that receives them from a real channel.
 //! - [`channel`]: userlist, counts, afk, ranks, permissions, playlist.
 //! - [`fixture`]: recorded chat with virtual times, for replays.
 //! - [`store`]: the SQLite schema (v0.5.0's names), migrations and operations.
 //! - [`bot`]: sans-IO handlers, periodic tasks, the outbound protocol, and the
 //!   [`bot::Runner`] that drives them in virtual time.
 //! - [`link`]: the bot's way to the database (direct, bus, dual).
+//! - [`live`]: the bot in a real channel: a CyTube session as its chat source and sink.
 //! - [`service`]: the db-service (command -> store operation, replies).
 //! - [`chat`], [`clock`], [`trace`]: the injected edges: chat sink, time, run trace.
 //!
@@ -29,6 +31,7 @@ pub mod contract;
 pub mod cytube;
 pub mod fixture;
 pub mod link;
+pub mod live;
 pub mod service;
 pub mod store;
 pub mod trace;
