@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use rosey::link::BusLink;
+use rosey::link::{BusLink, Outbox};
 use rosey::transport::Transport;
 use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
 use rosey_sim::nats_server::NatsServer;
@@ -69,7 +69,7 @@ fn bot_event_cost(c: &mut Criterion) {
 
     let server = NatsServer::start();
     let live = runtime.block_on(async {
-        let link = BusLink::new(nats_connect(&server.url(), "bench-bot").await);
+        let link = BusLink::new(nats_connect(&server.url(), "bench-bot").await, Outbox::Hold);
         let (feed, opening) = Feed::new();
         send_all(&link, opening).await;
         (link, feed)
@@ -87,7 +87,7 @@ fn bot_event_cost(c: &mut Criterion) {
 async fn sim_bot((mut jobs, done): Jobs<(Kind, u64)>, spanned: Rc<Cell<u64>>) -> HostResult {
     let transport = SimTransport::connect(BUS_ADDR, sim_options("bot"));
     transport.round_trip().await?;
-    let link = BusLink::new(transport);
+    let link = BusLink::new(transport, Outbox::Hold);
     let (mut feed, opening) = Feed::new();
     send_all(&link, opening).await;
     while let Some((kind, iters)) = jobs.recv().await {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use rosey::contract::{Command, EnqueueRequest, Reply, Request};
-use rosey::link::{BusLink, DbLink};
+use rosey::link::{BusLink, DbLink, Outbox};
 use rosey::transport::Transport;
 use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
 use rosey_sim::nats_server::NatsServer;
@@ -101,7 +101,7 @@ fn end_to_end(c: &mut Criterion) {
     let server = NatsServer::start();
     let service = live_service(&server.url(), &dir.path().join("live.db"));
     let (link, mut feed) = runtime.block_on(async {
-        let link = BusLink::new(nats_connect(&server.url(), "bench-bot").await);
+        let link = BusLink::new(nats_connect(&server.url(), "bench-bot").await, Outbox::Hold);
         let (feed, opening) = Feed::new();
         send_all(&link, opening).await;
         (link, feed)
@@ -123,7 +123,7 @@ fn end_to_end(c: &mut Criterion) {
 async fn sim_bot((mut jobs, done): Jobs<u64>, lines: u64) -> HostResult {
     let transport = SimTransport::connect(BUS_ADDR, sim_options("bot"));
     transport.round_trip().await?;
-    let link = BusLink::new(transport);
+    let link = BusLink::new(transport, Outbox::Hold);
     sim_wait_for_service(&link).await;
     let (mut feed, opening) = Feed::new();
     send_all(&link, opening).await;

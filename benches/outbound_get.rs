@@ -35,7 +35,7 @@ use bytes::Bytes;
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rosey::bot::{Outbound, Protocol};
-use rosey::link::{BusLink, DbLink};
+use rosey::link::{BusLink, DbLink, Outbox};
 use rosey::transport::{NatsTransport, Transport};
 use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
 use rosey_sim::nats_server::NatsServer;
@@ -94,7 +94,10 @@ fn outbound_get(c: &mut Criterion) {
     let service = live_service(&server.url(), &dir.path().join("live.db"));
     let echo = live_echo(&server.url());
     let (link, raw) = runtime.block_on(async {
-        (BusLink::new(nats_connect(&server.url(), "bench-bot").await), nats_connect(&server.url(), "bench-raw").await)
+        (
+            BusLink::new(nats_connect(&server.url(), "bench-bot").await, Outbox::Hold),
+            nats_connect(&server.url(), "bench-raw").await,
+        )
     });
     let ran = Cell::new(false);
     let live_pair = |group: &mut criterion::BenchmarkGroup<'_, _>, load: &str| {
@@ -156,7 +159,7 @@ fn outbound_get(c: &mut Criterion) {
 async fn sim_bot((mut jobs, done): Jobs<(u64, bool)>, samples: Samples) -> HostResult {
     let transport = SimTransport::connect(BUS_ADDR, sim_options("bot"));
     transport.round_trip().await?;
-    let link = BusLink::new(transport);
+    let link = BusLink::new(transport, Outbox::Hold);
     sim_wait_for_service(&link).await;
     while let Some((iters, record)) = jobs.recv().await {
         done.set(Some(polls(&link, iters, record.then_some(&*samples)).await));

@@ -35,6 +35,9 @@ pub struct ChannelState {
     /// Whether this connection's first `userlist` has arrived: chat lines
     /// before it are CyTube's history replay, not chat.
     pub userlist_seen: bool,
+    /// Whether the bot's chat connection is up (status `bot_connected`): false
+    /// from a `rosey:disconnect` until the next `rosey:connect`.
+    pub chat_connected: bool,
 }
 
 /// Why the bot may not chat right now. Both are permanent for a message.
@@ -69,6 +72,7 @@ impl ChannelState {
             playlist: Vec::new(),
             media: None,
             userlist_seen: false,
+            chat_connected: true,
         }
     }
 

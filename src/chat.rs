@@ -33,10 +33,21 @@ impl std::fmt::Display for SayError {
 
 impl std::error::Error for SayError {}
 
+/// What became of a line the sink took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SayOutcome {
+    /// Said: mark it sent now (a recorder, a stand-in).
+    Said,
+    /// Written to a live channel: sent once the server's echo confirms it.
+    Sent,
+    /// Not sent now (the server would throttle it): left unsent for a later poll.
+    Held,
+}
+
 /// Where the bot's outbound lines go.
 pub trait ChatSink {
     /// Says `text` in the channel at Unix ms `at_ms`.
-    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError>;
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError>;
 }
 
 /// One line the bot said.
@@ -54,14 +65,14 @@ pub struct RecordingChat {
 }
 
 impl ChatSink for RecordingChat {
-    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         self.said.push(SaidLine { at_ms, text: text.to_string() });
-        Ok(())
+        Ok(SayOutcome::Said)
     }
 }
 
 impl<C: ChatSink + ?Sized> ChatSink for &mut C {
-    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         (**self).say(at_ms, text)
     }
 }

@@ -12,6 +12,7 @@
 //! nats_tls = true                # require TLS
 //! nats_tls_ca = "/etc/rosey/ca.pem"
 //! request_timeout_ms = 2000
+//! drain_timeout_ms = 5000       # how long a shutdown waits for the server
 //! db = "bot_data.db"
 //! queue_group = "rosey-db"
 //! protocol = "hardened"          # or "v0.5"
@@ -26,23 +27,27 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::bot::Protocol;
-use crate::transport::NatsOptions;
+use crate::service::DEFAULT_DRAIN_TIMEOUT;
+use crate::transport::{redact_url, NatsOptions};
 
 /// The keys, all optional, as read from one source.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, clap::Args)]
+///
+/// `Debug` shows secrets (the URL's password, `nats_password`, `nats_token`)
+/// as `***`; `--help` never shows the values of their variables.
+#[derive(Clone, Default, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// NATS server URL(s), comma-separated.
-    #[arg(long, env = "ROSEY_NATS_URL", global = true)]
+    /// NATS server URL(s), comma-separated; user:password@ or token@ allowed.
+    #[arg(long, env = "ROSEY_NATS_URL", global = true, hide_env_values = true)]
     pub nats_url: Option<String>,
     /// NATS user (with --nats-password).
     #[arg(long, env = "ROSEY_NATS_USER", global = true)]
     pub nats_user: Option<String>,
     /// NATS password.
-    #[arg(long, env = "ROSEY_NATS_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(long, env = "ROSEY_NATS_PASSWORD", global = true, hide_env_values = true, allow_hyphen_values = true)]
     pub nats_password: Option<String>,
     /// NATS auth token.
-    #[arg(long, env = "ROSEY_NATS_TOKEN", global = true, hide_env_values = true)]
+    #[arg(long, env = "ROSEY_NATS_TOKEN", global = true, hide_env_values = true, allow_hyphen_values = true)]
     pub nats_token: Option<String>,
     /// NATS credentials (.creds) file.
     #[arg(long, env = "ROSEY_NATS_CREDS", global = true)]
@@ -56,6 +61,10 @@ pub struct Settings {
     /// How long a request waits for its reply, ms (default 2000).
     #[arg(long, env = "ROSEY_REQUEST_TIMEOUT_MS", global = true)]
     pub request_timeout_ms: Option<u64>,
+    /// How long a shutdown waits for the NATS server, ms, before it commits
+    /// or reports what it has and exits (default 5000).
+    #[arg(long, env = "ROSEY_DRAIN_TIMEOUT_MS", global = true)]
+    pub drain_timeout_ms: Option<u64>,
     /// SQLite database file (default bot_data.db).
     #[arg(long, env = "ROSEY_DB", global = true)]
     pub db: Option<PathBuf>,
@@ -70,7 +79,27 @@ pub struct Settings {
 /// The defaults every unset key falls back to.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_DB: &str = "bot_data.db";
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = crate::contract::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64;
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = crate::transport::hidden_secret;
+        f.debug_struct("Settings")
+            .field("nats_url", &self.nats_url.as_deref().map(redact_url))
+            .field("nats_user", &self.nats_user)
+            .field("nats_password", &hidden(&self.nats_password))
+            .field("nats_token", &hidden(&self.nats_token))
+            .field("nats_creds", &self.nats_creds)
+            .field("nats_tls", &self.nats_tls)
+            .field("nats_tls_ca", &self.nats_tls_ca)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("drain_timeout_ms", &self.drain_timeout_ms)
+            .field("db", &self.db)
+            .field("queue_group", &self.queue_group)
+            .field("protocol", &self.protocol)
+            .finish()
+    }
+}
 
 /// A configuration problem, naming the file and what to fix.
 #[derive(Debug)]
@@ -106,6 +135,7 @@ impl Settings {
             nats_tls: self.nats_tls.or(lower.nats_tls),
             nats_tls_ca: self.nats_tls_ca.or(lower.nats_tls_ca),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
+            drain_timeout_ms: self.drain_timeout_ms.or(lower.drain_timeout_ms),
             db: self.db.or(lower.db),
             queue_group: self.queue_group.or(lower.queue_group),
             protocol: self.protocol.or(lower.protocol),
@@ -129,6 +159,12 @@ impl Settings {
         Duration::from_millis(self.request_timeout_ms.unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS))
     }
 
+    /// How long a shutdown waits for the server (the db-service's drain, the
+    /// bot's last round trip).
+    pub fn drain_timeout(&self) -> Duration {
+        self.drain_timeout_ms.map_or(DEFAULT_DRAIN_TIMEOUT, Duration::from_millis)
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
     }
@@ -150,19 +186,39 @@ mod tests {
         assert_eq!(merged.nats_options("t").url, "nats://flag");
         assert_eq!(merged.db_path(), PathBuf::from("file.db"));
         assert_eq!(merged.request_timeout(), Duration::from_secs(2));
+        assert_eq!(merged.drain_timeout(), Duration::from_secs(5));
     }
 
     #[test]
     fn file_reads_keys_and_rejects_unknown_ones() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.toml");
-        std::fs::write(&good, "nats_url = \"nats://x:1\"\nprotocol = \"v0.5\"\nrequest_timeout_ms = 500\n").unwrap();
+        std::fs::write(
+            &good,
+            "nats_url = \"nats://x:1\"\nprotocol = \"v0.5\"\nrequest_timeout_ms = 500\ndrain_timeout_ms = 250\n",
+        )
+        .unwrap();
         let settings = Settings::from_file(&good).unwrap();
         assert_eq!(settings.protocol(), Protocol::V05);
         assert_eq!(settings.request_timeout(), Duration::from_millis(500));
+        assert_eq!(settings.drain_timeout(), Duration::from_millis(250));
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "nats_ulr = \"typo\"\n").unwrap();
         let err = Settings::from_file(&bad).unwrap_err().to_string();
         assert!(err.contains("bad.toml") && err.contains("nats_ulr"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let settings = Settings {
+            nats_url: Some("nats://bob:urlsecret@host:4222".into()),
+            nats_password: Some("pwsecret".into()),
+            nats_token: Some("toksecret".into()),
+            ..Settings::default()
+        };
+        for shown in [format!("{settings:?}"), format!("{:?}", settings.nats_options("t"))] {
+            assert!(!shown.contains("secret"), "{shown}");
+            assert!(shown.contains("nats://bob:***@host:4222"), "{shown}");
+        }
     }
 }

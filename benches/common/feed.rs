@@ -74,6 +74,7 @@ impl Feed {
             .map(|i| ChatEvent::ChatMsg {
                 username: format!("chatter{}", i % CHANNEL_USERS),
                 msg: format!("bench line {i}: the quick brown fox jumps over the lazy dog"),
+                time: None,
             })
             .collect();
         (Feed { bot, next_user: 0, chat, next_chat: 0, chunk_users: Vec::new(), at_ms: T0_MS }, opening)

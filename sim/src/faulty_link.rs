@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rosey::contract::{Command, Reply};
 use rosey::link::{DbLink, LinkError};
 use rosey::trace::{Trace, TraceEvent};
+use rosey::transport::TransportError;
 
 use crate::fault::{pattern_covers, Fault, FaultSpec};
 
@@ -83,6 +84,6 @@ impl<L: DbLink> DbLink for FaultyLink<L> {
         let sent_at = tokio::time::Instant::now();
         let _lost = self.inner.request(command, timeout).await;
         tokio::time::sleep_until(sent_at + timeout).await;
-        Err(LinkError::TimedOut)
+        Err(TransportError::TimedOut.into())
     }
 }

@@ -61,6 +61,16 @@ impl NatsServer {
         NatsServer { child: Some(child), port, binary, args }
     }
 
+    /// Starts a server on a port the caller chose, e.g. one a client is
+    /// already trying to reach.
+    pub fn start_on(port: u16, args: &[&str]) -> NatsServer {
+        let binary = nats_server_binary().unwrap_or_else(|hint| panic!("{hint}"));
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (child, bound) = spawn(&binary, i32::from(port), &args);
+        assert_eq!(bound, port, "nats-server started on another port");
+        NatsServer { child: Some(child), port, binary, args }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

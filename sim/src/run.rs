@@ -216,7 +216,7 @@ pub fn with_bursts(fixture: &Fixture, faults: &[Fault]) -> Fixture {
             let span = (fault.until_ms - fault.from_ms).max(1);
             for i in 0..*lines {
                 let at_ms = fault.from_ms + span * i as i64 / (*lines).max(1) as i64;
-                let event = ChatEvent::ChatMsg { username: user.clone(), msg: format!("burst line {i}") };
+                let event = ChatEvent::ChatMsg { username: user.clone(), msg: format!("burst line {i}"), time: None };
                 let position = merged.events.partition_point(|e| e.at_ms <= at_ms);
                 merged.events.insert(position, TimedEvent { line: 0, at_ms, event });
             }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use rosey::chat::{ChatSink, SaidLine, SayError};
+use rosey::chat::{ChatSink, SaidLine, SayError, SayOutcome};
 
 use crate::fault::{Fault, FaultSpec};
 
@@ -33,7 +33,7 @@ impl ChatStandIn {
 }
 
 impl ChatSink for ChatStandIn {
-    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         *self.attempts.entry(text.to_string()).or_default() += 1;
         let t = at_ms - self.origin_unix_ms;
         let active = |wanted: FaultSpec| self.faults.iter().any(|f| f.what == wanted && f.is_active(t));
@@ -44,7 +44,7 @@ impl ChatSink for ChatStandIn {
             return Err(SayError::transient("not connected"));
         }
         self.said.push(SaidLine { at_ms, text: text.to_string() });
-        Ok(())
+        Ok(SayOutcome::Said)
     }
 }
 

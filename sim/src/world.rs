@@ -20,7 +20,7 @@ use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimelin
 use rosey::clock::{unix_seconds, Clock};
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, OutboxStats};
-use rosey::service::{CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_QUEUE_GROUP};
+use rosey::service::{DbService, ServiceConfig, ServiceReport};
 use rosey::store::Store;
 use rosey::trace::{Trace, TraceEvent};
 use rosey::transport::Transport;
@@ -216,14 +216,7 @@ async fn service_host(
 ) -> turmoil::Result {
     let store = Store::open(&db_path, unix_seconds(start))?;
     let transport = SimTransport::connect(BUS_ADDR, SimBusOptions { name: host.clone(), ..SimBusOptions::default() });
-    let config = match protocol {
-        Protocol::Hardened => ServiceConfig {
-            queue_group: Some(DEFAULT_QUEUE_GROUP.to_string()),
-            host: host.clone(),
-            ..ServiceConfig::default()
-        },
-        Protocol::V05 => ServiceConfig { queue_group: None, commit: CommitMode::PerCommand, host: host.clone() },
-    };
+    let config = ServiceConfig { host: host.clone(), ..rosey::app::service_config(protocol, None) };
     let slow: Vec<(Fault, u64)> = faults
         .into_iter()
         .filter_map(|f| match f.what {
@@ -271,7 +264,7 @@ fn bot_host(run: &BusRun<'_>, shared: Rc<HostsShared>) -> impl std::future::Futu
         let mut ready = shared.ready.subscribe();
         ready.wait_for(|count| *count >= services).await?;
         let link = FaultyLink::new(
-            BusLink::with_protocol(transport.clone(), protocol),
+            BusLink::new(transport.clone(), rosey::app::outbox_for(protocol)),
             &faults,
             seed,
             sim_now_ms,

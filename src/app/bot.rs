@@ -2,13 +2,14 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::bot::{Bot, InstantTimeline, ReplayReport, Runner, RunnerConfig, TokioTimeline};
+use crate::bot::{Bot, InstantTimeline, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use crate::chat::{RecordingChat, SaidLine};
 use crate::clock::{unix_seconds, SystemClock};
 use crate::config::Settings;
 use crate::fixture::Fixture;
-use crate::link::{BusLink, DbLink, DirectLink, DualLink};
+use crate::link::{BusLink, DbLink, DirectLink, DualLink, Outbox};
 use crate::store::Store;
 use crate::trace::Trace;
 use crate::transport::{NatsTransport, Transport};
@@ -20,7 +21,8 @@ pub enum BotMode {
     Nats,
     /// Store only, no bus (`[DB]`).
     Direct,
-    /// Bus primary, store fallback when the bus is unavailable.
+    /// Bus primary, store fallback when the bus is unavailable (also at
+    /// start: the connection is retried in the background).
     Dual,
 }
 
@@ -86,18 +88,30 @@ pub async fn run_bot(
         }
         BotMode::Nats => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = BusLink::with_protocol(transport, settings.protocol());
-            let result = replay(settings, &fixture, chat.speed, &link, stop).await;
-            flush(link.transport()).await;
-            Ok(result)
+            let link = BusLink::new(transport, outbox_for(settings.protocol()));
+            let (mut report, said) = replay(settings, &fixture, chat.speed, &link, stop).await;
+            settle(&link, settings.drain_timeout(), &mut report).await;
+            Ok((report, said))
         }
         BotMode::Dual => {
-            let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = DualLink::new(BusLink::plain(transport), DirectLink::new(open_store()?, SystemClock));
-            let result = replay(settings, &fixture, chat.speed, &link, stop).await;
-            flush(link.bus().transport()).await;
-            Ok(result)
+            // No server yet is no reason to stop: the store takes the commands
+            // until the connection, retried in the background, comes up.
+            let transport = NatsTransport::connect_in_background(&settings.nats_options("rosey-bot")).await?;
+            let link =
+                DualLink::new(BusLink::new(transport, Outbox::None), DirectLink::new(open_store()?, SystemClock));
+            let (mut report, said) = replay(settings, &fixture, chat.speed, &link, stop).await;
+            settle(link.bus(), settings.drain_timeout(), &mut report).await;
+            Ok((report, said))
         }
+    }
+}
+
+/// The bus link's outbox under `protocol`: the hardened protocol holds
+/// commands while no db-service listens; v0.5.0 published them into the void.
+pub fn outbox_for(protocol: Protocol) -> Outbox {
+    match protocol {
+        Protocol::Hardened => Outbox::Hold,
+        Protocol::V05 => Outbox::None,
     }
 }
 
@@ -127,10 +141,25 @@ async fn replay<L: DbLink>(
     (report, chat.said)
 }
 
-/// Makes sure the server has every command before the bot exits.
-async fn flush(transport: &impl Transport) {
-    if let Err(error) = transport.round_trip().await {
-        tracing::warn!(%error, "[NATS] final round trip failed: the last events may be lost");
+/// Makes sure the server has every command before the bot exits, waiting
+/// for it at most `drain` (it may be gone). What could not be confirmed is
+/// logged and added to the report's link failures: the commands published
+/// since the last answered request, and any the outbox still holds.
+async fn settle<T: Transport>(link: &BusLink<T>, drain: Duration, report: &mut ReplayReport) {
+    if link.unconfirmed() > 0 {
+        match tokio::time::timeout(drain, link.transport().round_trip()).await {
+            Ok(Ok(())) => link.confirmed(),
+            Ok(Err(error)) => tracing::warn!(%error, "[NATS] final round trip failed"),
+            Err(_) => tracing::warn!(?drain, "[NATS] the server did not answer the final round trip in time"),
+        }
+    }
+    let undelivered = [
+        (link.unconfirmed(), "sent, but not confirmed by the server before exit"),
+        (link.outbox_stats().held as u64, "held in the outbox (no db-service answered), never sent"),
+    ];
+    for (count, what) in undelivered.into_iter().filter(|(count, _)| *count > 0) {
+        tracing::warn!(count, "[NATS] commands {what}");
+        *report.link_failures.entry(format!("commands {what}")).or_default() += count;
     }
 }
 

@@ -8,8 +8,8 @@ mod loadtest;
 mod say;
 mod watch;
 
-pub use bot::{run_bot, BotMode, ChatSpec, Speed};
-pub use db_service::run_db_service;
+pub use bot::{outbox_for, run_bot, BotMode, ChatSpec, Speed};
+pub use db_service::{run_db_service, service_config};
 pub use loadtest::{loadtest, parse_duration, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
 pub use say::say;
 pub use watch::watch;

@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the database over NATS until SIGINT/SIGTERM (then drain and commit).
+    /// Serve the database over NATS until SIGINT/SIGTERM (then drain and commit; a second signal exits at once).
     DbService,
     /// Run the bot against a chat source.
     Bot {
@@ -113,6 +113,11 @@ async fn run(cli: Cli) -> rosey::Result<()> {
 /// Registers the SIGINT and SIGTERM handlers now (so a signal that arrives
 /// before the returned future is first polled is not lost to the default
 /// disposition) and returns a future that resolves on either.
+///
+/// The first signal starts a graceful shutdown, which waits for the server
+/// at most the drain timeout. A second one means "now": a task spawned at the
+/// first exits the process at once with 128 + the signal's number (130 for
+/// SIGINT, 143 for SIGTERM), as a shell reports a process killed by it.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
@@ -120,28 +125,37 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         let mut term = signal(SignalKind::terminate()).ok();
         let mut interrupt = signal(SignalKind::interrupt()).ok();
         async move {
-            let term = async {
-                match term.as_mut() {
-                    Some(term) => drop(term.recv().await),
-                    None => std::future::pending().await,
-                }
-            };
-            let interrupt = async {
-                match interrupt.as_mut() {
-                    Some(interrupt) => drop(interrupt.recv().await),
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = term => {}
-                () = interrupt => {}
-            }
-            tracing::info!("shutdown signal received");
+            next_signal(&mut term, &mut interrupt).await;
+            tracing::info!("shutdown signal received; draining (a second signal exits at once)");
+            tokio::spawn(async move {
+                let number = next_signal(&mut term, &mut interrupt).await;
+                tracing::warn!("second shutdown signal: exiting at once, without draining");
+                std::process::exit(128 + number);
+            });
         }
     }
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (a handler that could not be installed never
+/// fires) and returns the signal's number.
+#[cfg(unix)]
+async fn next_signal(
+    term: &mut Option<tokio::signal::unix::Signal>,
+    interrupt: &mut Option<tokio::signal::unix::Signal>,
+) -> i32 {
+    async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+        match signal.as_mut() {
+            Some(signal) => drop(signal.recv().await),
+            None => std::future::pending().await,
+        }
+    }
+    tokio::select! {
+        () = recv(term) => 15,
+        () = recv(interrupt) => 2,
     }
 }
 

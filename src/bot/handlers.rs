@@ -2,6 +2,7 @@
 
 use indexmap::IndexMap;
 
+use super::history::ChatHistory;
 use super::outbound::{Outbound, Protocol};
 use crate::channel::ChannelState;
 use crate::contract::{Command, EnqueueRequest, MessageLog, StatsHighWater, UserEvent};
@@ -15,8 +16,13 @@ pub struct Bot {
     /// the virtual start.
     pub start_unix_ms: i64,
     pub outbound: Outbound,
-    /// Chat lines that arrived before the first `userlist`: CyTube's history replay.
+    /// Chat lines of CyTube's history replays that were not stored: every one
+    /// on the first connection, those already seen on a re-join.
     pub history_lines: u64,
+    /// History lines a re-join recovered (said while the bot was away).
+    pub recovered_lines: u64,
+    /// What the bot has seen of the chat, for the history rule.
+    pub history: ChatHistory,
 }
 
 impl Bot {
@@ -26,6 +32,8 @@ impl Bot {
             start_unix_ms,
             outbound: Outbound::new(protocol),
             history_lines: 0,
+            recovered_lines: 0,
+            history: ChatHistory::default(),
         }
     }
 
@@ -36,6 +44,7 @@ impl Bot {
         let state = &mut self.state;
         match event {
             ChatEvent::Userlist(update) => {
+                let rejoined = !state.userlist_seen && self.history.is_rejoin();
                 state.userlist_seen = true;
                 let mut listed: IndexMap<String, User> = IndexMap::new();
                 for user in &update.users {
@@ -49,6 +58,9 @@ impl Bot {
                 out.extend(state.users.keys().filter(|name| !listed.contains_key(*name)).map(|name| left(name, at)));
                 state.users = listed;
                 out.push(self.high_water(at));
+                if rejoined {
+                    out.extend(self.outbound.on_rejoined(at_ms));
+                }
                 out
             }
             ChatEvent::AddUser(user) => {
@@ -63,12 +75,45 @@ impl Bot {
                 state.users.shift_remove(name);
                 vec![left(name, at)]
             }
-            ChatEvent::ChatMsg { username, msg } => {
+            ChatEvent::ChatMsg { username, msg, time } => {
+                let mut at = at;
                 if !state.userlist_seen {
-                    self.history_lines += 1;
-                    return Vec::new();
+                    if !self.history.is_new(*time, username, msg) {
+                        self.history.saw(*time, username, msg);
+                        self.history_lines += 1;
+                        // A line of the bot's in flight when the socket dropped,
+                        // already seen: the server had accepted it.
+                        if *username == state.bot_name {
+                            return self.outbound.on_own_line(msg, at_ms);
+                        }
+                        return Vec::new();
+                    }
+                    // Said while the bot was away: stored once, at CyTube's time.
+                    self.recovered_lines += 1;
+                    at = *time;
                 }
-                vec![Command::MessageLog(MessageLog { username: username.clone(), message: msg.clone(), at_ms: at })]
+                self.history.saw(*time, username, msg);
+                let mut out = vec![Command::MessageLog(MessageLog {
+                    username: username.clone(),
+                    message: msg.clone(),
+                    at_ms: at,
+                })];
+                if *username == state.bot_name {
+                    out.extend(self.outbound.on_own_line(msg, at_ms));
+                }
+                out
+            }
+            ChatEvent::Connect => {
+                // A connection before any userlist is still the first one.
+                let rejoin = state.userlist_seen || self.history.is_rejoin();
+                self.history.connected(rejoin);
+                state.userlist_seen = false;
+                state.chat_connected = true;
+                Vec::new()
+            }
+            ChatEvent::Disconnect => {
+                state.chat_connected = false;
+                Vec::new()
             }
             ChatEvent::Usercount(count) => {
                 state.usercount = Some(*count);

@@ -11,15 +11,20 @@
 //! [`ChatEvent`]: crate::cytube::ChatEvent
 //! [`Command`]: crate::contract::Command
 
+mod echo;
 mod handlers;
+mod history;
 mod outbound;
 mod periodic;
 pub mod runner;
+mod source;
 pub mod summary;
 mod timeline;
 
+pub use echo::ECHO_TIMEOUT_MS;
 pub use handlers::Bot;
 pub use outbound::{Outbound, OutboundReport, Protocol};
 pub use periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
 pub use runner::{ReplayReport, Runner, RunnerConfig};
+pub use source::{ChatSource, FixtureSource, SourceItem};
 pub use timeline::{InstantTimeline, Timeline, TokioTimeline};

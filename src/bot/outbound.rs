@@ -12,8 +12,9 @@
 
 use std::collections::BTreeMap;
 
+use super::echo::AwaitingEcho;
 use crate::channel::ChannelState;
-use crate::chat::{ChatSink, SayError};
+use crate::chat::{ChatSink, SayError, SayOutcome};
 use crate::contract::{
     Command, MarkFailed, MarkSent, OutboundGet, OutboundRow, Request, BOT_OUTBOUND_LIMIT, DEFAULT_MAX_RETRIES,
 };
@@ -61,6 +62,10 @@ pub struct OutboundReport {
     pub acks_resent: u64,
     pub failed_permanent: u64,
     pub failed_transient: u64,
+    /// Lines not sent because the server would have throttled them.
+    pub held: u64,
+    /// Lines the server did not echo (dropped, or lost with the connection).
+    pub not_echoed: u64,
 }
 
 /// Outbound bookkeeping.
@@ -69,12 +74,19 @@ pub struct Outbound {
     pub protocol: Protocol,
     /// Ids said but not yet known to be marked, with when they were said.
     said: BTreeMap<i64, i64>,
+    /// Lines written to a live channel, waiting for the server's echo.
+    awaiting: AwaitingEcho,
     pub report: OutboundReport,
 }
 
 impl Outbound {
     pub fn new(protocol: Protocol) -> Outbound {
-        Outbound { protocol, said: BTreeMap::new(), report: OutboundReport::default() }
+        Outbound {
+            protocol,
+            said: BTreeMap::new(),
+            awaiting: AwaitingEcho::default(),
+            report: OutboundReport::default(),
+        }
     }
 
     /// The poll: `outbound.get` with v0.5.0's bot parameters.
@@ -112,19 +124,27 @@ impl Outbound {
                     marks.push(mark_sent(row.id, said_at));
                     continue;
                 }
+                if self.awaiting.contains(row.id) {
+                    continue;
+                }
             }
             let outcome = state
                 .may_chat()
                 .map_err(|block| SayError::permanent(block.to_string()))
                 .and_then(|()| chat.say(at_ms, &row.message));
             match outcome {
-                Ok(()) => {
+                Ok(SayOutcome::Sent) if hardened => {
+                    self.report.said += 1;
+                    self.awaiting.push(row.id, &row.message, at_ms);
+                }
+                Ok(SayOutcome::Said | SayOutcome::Sent) => {
                     self.report.said += 1;
                     if hardened {
                         self.said.insert(row.id, at_ms);
                     }
                     marks.push(mark_sent(row.id, at_ms));
                 }
+                Ok(SayOutcome::Held) => self.report.held += 1,
                 Err(error) => {
                     if error.permanent {
                         self.report.failed_permanent += 1;
@@ -154,6 +174,53 @@ impl Outbound {
     pub fn unconfirmed(&self) -> usize {
         self.said.len()
     }
+
+    /// Lines written to the channel whose echo has not come back.
+    pub fn awaiting_echo(&self) -> usize {
+        self.awaiting.len()
+    }
+
+    /// The bot's own line came back from the server (live or in a re-join's
+    /// history): the marks it settles.
+    pub fn on_own_line(&mut self, msg: &str, at_ms: i64) -> Vec<Command> {
+        let outcome = self.awaiting.on_echo(msg);
+        let mut marks = self.not_echoed(outcome.dropped, "dropped by the server (cooldown)", at_ms);
+        if let Some(id) = outcome.confirmed {
+            self.said.insert(id, at_ms);
+            marks.push(mark_sent(id, at_ms));
+        }
+        marks
+    }
+
+    /// The outbound tick: lines waiting longer than
+    /// [`ECHO_TIMEOUT_MS`](super::ECHO_TIMEOUT_MS) for their echo failed.
+    pub fn expire_echoes(&mut self, at_ms: i64) -> Vec<Command> {
+        let late = self.awaiting.expire(at_ms);
+        self.not_echoed(late, "not echoed by the server", at_ms)
+    }
+
+    /// A re-join's history is complete (its `userlist` arrived): lines still in
+    /// flight were lost with the old connection.
+    pub fn on_rejoined(&mut self, at_ms: i64) -> Vec<Command> {
+        let lost = self.awaiting.take_all();
+        self.not_echoed(lost, "not echoed before the connection dropped", at_ms)
+    }
+
+    fn not_echoed(&mut self, ids: Vec<i64>, reason: &str, at_ms: i64) -> Vec<Command> {
+        ids.into_iter()
+            .map(|id| {
+                self.report.not_echoed += 1;
+                self.report.failed_transient += 1;
+                tracing::warn!(id, reason, "outbound message not accepted by the server; it will be retried");
+                Command::MarkFailed(MarkFailed {
+                    message_id: id,
+                    error: reason.to_string(),
+                    permanent: false,
+                    at_ms: Some(at_ms),
+                })
+            })
+            .collect()
+    }
 }
 
 fn mark_sent(id: i64, at_ms: i64) -> Command {
@@ -171,7 +238,7 @@ mod tests {
 
     struct Failing(SayError);
     impl ChatSink for Failing {
-        fn say(&mut self, _: i64, _: &str) -> Result<(), SayError> {
+        fn say(&mut self, _: i64, _: &str) -> Result<SayOutcome, SayError> {
             Err(self.0.clone())
         }
     }

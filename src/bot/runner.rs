@@ -13,12 +13,13 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
+use super::source::{ChatSource, FixtureSource, SourceItem};
 use super::timeline::Timeline;
 use super::{Bot, OutboundReport};
-use crate::chat::{ChatSink, SayError};
+use crate::chat::{ChatSink, SayError, SayOutcome};
 use crate::contract::{Command, Reply, DEFAULT_REQUEST_TIMEOUT};
 use crate::fixture::{Fixture, Skip, TimedEvent};
-use crate::link::{DbLink, LinkError};
+use crate::link::{BadReply, DbLink, LinkError};
 use crate::trace::{Trace, TraceEvent};
 
 /// Settings of a run.
@@ -57,19 +58,12 @@ pub struct ReplayReport {
     pub outbound: OutboundReport,
     /// Virtual duration of the replay, ms.
     pub virtual_ms: i64,
+    /// Why a live source ended the run early (a refused login, a duplicate
+    /// login's kick): the run is an error.
+    pub ended_by: Option<String>,
 }
 
 type InFlight<'l> = Pin<Box<dyn Future<Output = Result<Reply, LinkError>> + 'l>>;
-
-/// What is due next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Due {
-    Event,
-    Outbound,
-    Status,
-    UserCount,
-    End,
-}
 
 /// Runs one bot over one chat source.
 pub struct Runner<'l, L: DbLink, C: ChatSink, T: Timeline> {
@@ -97,99 +91,97 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
     /// Replays `fixture` to its end, then shuts the bot down (`user.left` for
     /// everyone listed). Returns the report and the chat sink.
-    pub async fn replay(mut self, fixture: &Fixture) -> (ReplayReport, C, Bot) {
-        let end = fixture.end_ms();
-        self.report.skipped = fixture.skipped.clone();
-        // A skipped line's place in time is the at_ms of the last handled event
-        // before it. Skips are in file order, so one cursor serves them all.
-        let (mut cursor, mut skip_at) = (0, 0);
-        for skip in &fixture.skipped {
-            while let Some(event) = fixture.events.get(cursor).filter(|e| e.line < skip.line) {
-                skip_at = event.at_ms;
-                cursor += 1;
-            }
-            tracing::warn!(line = skip.line, reason = %skip.reason, "fixture line skipped");
-            self.trace(skip_at, TraceEvent::Skip { line: skip.line, reason: skip.reason.clone() });
+    pub async fn replay(self, fixture: &Fixture) -> (ReplayReport, C, Bot) {
+        self.run(&mut FixtureSource::new(fixture)).await
+    }
+
+    /// Runs the bot on `source` until it ends (or the stop signal fires),
+    /// then shuts it down (`user.left` for everyone listed). Returns the
+    /// report, the chat sink and the bot.
+    pub async fn run(mut self, source: &mut impl ChatSource) -> (ReplayReport, C, Bot) {
+        for (at_ms, skip) in source.upfront_skips() {
+            self.skipped(at_ms, skip);
         }
-        let mut events = fixture.events.iter().peekable();
+        let mut end = source.end_ms().unwrap_or(i64::MAX);
         let mut next_outbound = OUTBOUND_PERIOD_MS;
         let mut next_status = STATUS_PERIOD_MS;
         let mut next_count = USER_COUNT_PERIOD_MS;
         let link = self.link;
         let mut in_flight: Option<InFlight<'l>> = None;
 
-        let mut end = end;
         loop {
             if self.stop.fired_now() {
                 end = self.timeline.now().min(end);
                 break;
             }
             let tick = next_outbound.min(next_status).min(next_count);
-            let (due_at, due) = match events.peek() {
-                Some(event) if event.at_ms <= tick && event.at_ms <= end => (event.at_ms, Due::Event),
-                _ if tick > end => (end, Due::End),
-                _ if tick == next_outbound => (tick, Due::Outbound),
-                _ if tick == next_status => (tick, Due::Status),
-                _ => (tick, Due::UserCount),
-            };
+            let deadline = tick.min(end);
 
-            // Wait for the due instant, unless the poll in flight answers or
-            // the stop signal fires first.
+            // Take the next event due by the deadline, unless the poll in
+            // flight answers or the stop signal fires first.
             let wake = match in_flight.as_mut() {
                 Some(poll) if self.timeline.is_instant() => Wake::Reply(poll.await),
                 Some(poll) => tokio::select! {
                     biased;
                     reply = poll => Wake::Reply(reply),
                     () = self.stop.wait() => Wake::Stopped,
-                    () = self.timeline.sleep_until(due_at) => Wake::Due,
+                    item = source.next_until(&mut self.timeline, deadline) => Wake::Source(item),
                 },
                 None => tokio::select! {
                     biased;
                     () = self.stop.wait() => Wake::Stopped,
-                    () = self.timeline.sleep_until(due_at) => Wake::Due,
+                    item = source.next_until(&mut self.timeline, deadline) => Wake::Source(item),
                 },
             };
             match wake {
-                Wake::Due => {}
-                // The loop's first check ends the replay.
+                // The loop's first check ends the run.
                 Wake::Stopped => continue,
                 Wake::Reply(reply) => {
                     in_flight = None;
                     self.on_poll_reply(reply).await;
                     continue;
                 }
+                Wake::Source(Some(SourceItem::Event(event))) => {
+                    let at_ms = self.absolute(event.at_ms);
+                    self.on_event(&event, at_ms).await;
+                    continue;
+                }
+                Wake::Source(Some(SourceItem::Skip { at_ms, skip })) => {
+                    self.skipped(at_ms, skip);
+                    continue;
+                }
+                Wake::Source(Some(SourceItem::Ended { error })) => {
+                    self.report.ended_by = error;
+                    end = self.timeline.now().min(end);
+                    break;
+                }
+                Wake::Source(None) if tick > end => break,
+                Wake::Source(None) => {}
             }
 
-            let at_ms = self.absolute(due_at);
-            match due {
-                Due::Event => {
-                    if let Some(event) = events.next() {
-                        self.on_event(event, at_ms).await;
+            let at_ms = self.absolute(tick);
+            if tick == next_outbound {
+                next_outbound += OUTBOUND_PERIOD_MS;
+                if in_flight.is_some() {
+                    let reason = "previous poll in flight".to_string();
+                    self.trace(tick, TraceEvent::PollSkipped { reason });
+                } else {
+                    for mark in self.bot.outbound.expire_echoes(at_ms) {
+                        self.send(tick, mark).await;
                     }
+                    let request = self.bot.outbound.request(at_ms);
+                    self.trace_command(tick, &request);
+                    in_flight = Some(Box::pin(link.request(request, self.config.request_timeout)));
                 }
-                Due::Outbound => {
-                    next_outbound += OUTBOUND_PERIOD_MS;
-                    if in_flight.is_some() {
-                        let reason = "previous poll in flight".to_string();
-                        self.trace(due_at, TraceEvent::PollSkipped { reason });
-                    } else {
-                        let request = self.bot.outbound.request(at_ms);
-                        self.trace_command(due_at, &request);
-                        in_flight = Some(Box::pin(link.request(request, self.config.request_timeout)));
-                    }
+            } else if tick == next_status {
+                next_status += STATUS_PERIOD_MS;
+                let status = self.bot.status(at_ms, self.bot.state.chat_connected);
+                self.send(tick, status).await;
+            } else {
+                next_count += USER_COUNT_PERIOD_MS;
+                if let Some(count) = self.bot.user_count(at_ms) {
+                    self.send(tick, count).await;
                 }
-                Due::Status => {
-                    next_status += STATUS_PERIOD_MS;
-                    let status = self.bot.status(at_ms, true);
-                    self.send(due_at, status).await;
-                }
-                Due::UserCount => {
-                    next_count += USER_COUNT_PERIOD_MS;
-                    if let Some(count) = self.bot.user_count(at_ms) {
-                        self.send(due_at, count).await;
-                    }
-                }
-                Due::End => break,
             }
         }
 
@@ -207,6 +199,12 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         self.report.history_lines = self.bot.history_lines;
         self.report.outbound = self.bot.outbound.report.clone();
         (self.report, self.chat, self.bot)
+    }
+
+    fn skipped(&mut self, at_ms: i64, skip: Skip) {
+        tracing::warn!(line = skip.line, reason = %skip.reason, "chat event skipped");
+        self.trace(at_ms, TraceEvent::Skip { line: skip.line, reason: skip.reason.clone() });
+        self.report.skipped.push(skip);
     }
 
     fn absolute(&self, virtual_ms: i64) -> i64 {
@@ -262,8 +260,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 }
             }
             Ok(other) => {
-                let error = LinkError::BadReply(String::from_utf8_lossy(&other.encode()).into_owned());
-                self.poll_failed(now, &error);
+                self.poll_failed(now, &LinkError::BadReply(BadReply::Unexpected(other)));
             }
             Err(error) => self.poll_failed(now, &error),
         }
@@ -296,7 +293,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 enum Wake {
     Reply(Result<Reply, LinkError>),
     Stopped,
-    Due,
+    Source(Option<SourceItem>),
 }
 
 /// The early-stop signal: the one place that knows whether it fired.
@@ -345,10 +342,12 @@ struct TracedChat<'a, C: ChatSink> {
 }
 
 impl<C: ChatSink> ChatSink for TracedChat<'_, C> {
-    fn say(&mut self, at_ms: i64, text: &str) -> Result<(), SayError> {
+    fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         let result = self.inner.say(at_ms, text);
         let outcome = match &result {
-            Ok(()) => "said".to_string(),
+            Ok(SayOutcome::Said) => "said".to_string(),
+            Ok(SayOutcome::Sent) => "sent, awaiting the echo".to_string(),
+            Ok(SayOutcome::Held) => "held: the server would throttle it".to_string(),
             Err(error) => error.to_string(),
         };
         self.trace.record(self.t, self.host, TraceEvent::Say { text: text.to_string(), outcome });

@@ -70,6 +70,20 @@ impl Subject {
         matches!(self, Subject::OutboundGet | Subject::OutboundEnqueue | Subject::RecentChatGet)
     }
 
+    /// Whether the subject carries a channel event, a fact about the channel
+    /// that becomes a database row (not a mark and not a request).
+    pub const fn is_channel_event(self) -> bool {
+        matches!(
+            self,
+            Subject::UserJoined
+                | Subject::UserLeft
+                | Subject::MessageLog
+                | Subject::StatsUserCount
+                | Subject::StatsHighWater
+                | Subject::StatusUpdate
+        )
+    }
+
     /// Whether the subject exists in v0.5.0 (the others are this project's additions).
     pub const fn in_v05(self) -> bool {
         !matches!(self, Subject::OutboundMarkFailed | Subject::OutboundEnqueue)

@@ -40,6 +40,9 @@ pub enum ChatEvent {
     ChatMsg {
         username: String,
         msg: String,
+        /// CyTube's own `time` (Unix ms) when it is an integer: what tells a
+        /// history line replayed on a re-join from one already stored.
+        time: Option<i64>,
     },
     Usercount(i64),
     SetAfk {
@@ -83,6 +86,13 @@ pub enum ChatEvent {
     Say {
         message: String,
     },
+    /// `rosey:connect`: a new socket connection to the channel; its join
+    /// sequence (history, then `userlist`) follows. Written by `rosey record`
+    /// and produced by the live client, so a replay applies the same history rule.
+    Connect,
+    /// `rosey:disconnect`: the connection was lost (noticed by a closed socket
+    /// or missing pings); the bot reports `bot_connected = 0` until the next connect.
+    Disconnect,
     /// Any other CyTube event: legal, passes through, counted by name.
     Other {
         name: String,
@@ -111,6 +121,8 @@ impl ChatEvent {
             ChatEvent::SetCurrent { .. } => "setCurrent",
             ChatEvent::ChangeMedia(_) => "changeMedia",
             ChatEvent::Say { .. } => "rosey:say",
+            ChatEvent::Connect => "rosey:connect",
+            ChatEvent::Disconnect => "rosey:disconnect",
             ChatEvent::Other { name } => name,
         }
     }

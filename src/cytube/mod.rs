@@ -12,6 +12,7 @@
 //! over a websocket on any byte stream, join, login, reconnects.
 
 pub mod client;
+pub mod echo;
 mod event;
 mod parse;
 

@@ -36,6 +36,7 @@ impl ChatEvent {
                 ChatEvent::ChatMsg {
                     username: string_field(fields, "username").map_err(bad)?,
                     msg: string_field(fields, "msg").map_err(bad)?,
+                    time: fields.get("time").and_then(Value::as_i64),
                 }
             }
             "usercount" => match data.as_i64() {
@@ -100,8 +101,10 @@ impl ChatEvent {
             "rosey:say" => {
                 ChatEvent::Say { message: string_field(object(data).map_err(bad)?, "message").map_err(bad)? }
             }
+            "rosey:connect" => ChatEvent::Connect,
+            "rosey:disconnect" => ChatEvent::Disconnect,
             other if other.starts_with("rosey:") => {
-                return Err(bad("unknown operator action (known: rosey:say)".into()))
+                return Err(bad("unknown operator action (known: rosey:say, rosey:connect, rosey:disconnect)".into()))
             }
             other => ChatEvent::Other { name: other.to_string() },
         };
@@ -165,7 +168,7 @@ mod tests {
     fn well_formed_events_normalize() {
         assert_eq!(
             parse("chatMsg", json!({"username": "bob", "msg": "hi", "meta": {}, "time": 1})),
-            Ok(ChatEvent::ChatMsg { username: "bob".into(), msg: "hi".into() })
+            Ok(ChatEvent::ChatMsg { username: "bob".into(), msg: "hi".into(), time: Some(1) })
         );
         assert_eq!(
             parse("addUser", json!({"name": "amy", "rank": 2, "profile": {}, "meta": {"afk": true, "muted": false}})),

@@ -1,8 +1,8 @@
 //! Bus mode: commands travel as NATS messages to the db-service.
 //!
 //! Core NATS drops a publish nobody subscribes to, so v0.5.0 lost every event
-//! sent while its db-service was down (defect 3). Under the hardened protocol
-//! the link notices when nobody listens: a request answered "no responders"
+//! sent while its db-service was down (defect 3). With [`Outbox::Hold`] (what
+//! the hardened protocol uses) the link notices when nobody listens: a request answered "no responders"
 //! proves no db-service is subscribed, so from then on commands are held, in
 //! order, in an outbox instead of being published into the void. The next
 //! request that gets a reply proves a service is back: the outbox is released,
@@ -11,19 +11,18 @@
 //! the service's crash and the first "no responders" are still lost: that gap
 //! is at most one outbound poll, 2 s.)
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::{DbLink, LinkError};
-use crate::bot::Protocol;
 use crate::contract::{Command, EnqueueReply, Reply, Request};
-use crate::transport::{Transport, TransportError};
+use crate::transport::Transport;
 
 /// How long a held enqueue waits for its reply when released.
-const RELEASE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const RELEASE_REQUEST_TIMEOUT: Duration = crate::contract::DEFAULT_REQUEST_TIMEOUT;
 
 /// How many commands the outbox holds before it drops the oldest (and counts them).
 pub const OUTBOX_CAPACITY: usize = 100_000;
@@ -31,8 +30,22 @@ pub const OUTBOX_CAPACITY: usize = 100_000;
 /// The bot's link over any [`Transport`].
 pub struct BusLink<T: Transport> {
     transport: T,
-    protocol: Protocol,
+    policy: Outbox,
     outbox: RefCell<HeldCommands>,
+    /// Commands published since the last answered request: an answer proves
+    /// the service read everything sent before it on this connection, so
+    /// these are the ones whose delivery nothing has confirmed yet.
+    unconfirmed: Cell<u64>,
+}
+
+/// What a [`BusLink`] does with commands while no db-service listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// Hold them, in order, and release them once a request is answered again.
+    Hold,
+    /// Publish them whatever happens: v0.5.0's behaviour, and dual mode's,
+    /// whose fallback when nobody listens is the store itself.
+    None,
 }
 
 /// Commands held while no db-service listens.
@@ -55,20 +68,9 @@ pub struct OutboxStats {
 }
 
 impl<T: Transport> BusLink<T> {
-    /// A hardened link.
-    pub fn new(transport: T) -> BusLink<T> {
-        BusLink::with_protocol(transport, Protocol::Hardened)
-    }
-
-    /// A link speaking `protocol`: v0.5 publishes whatever happens.
-    pub fn with_protocol(transport: T, protocol: Protocol) -> BusLink<T> {
-        BusLink { transport, protocol, outbox: RefCell::new(HeldCommands::default()) }
-    }
-
-    /// A link without the outbox, for [`DualLink`](super::DualLink), whose
-    /// fallback when nobody listens is the store itself.
-    pub fn plain(transport: T) -> BusLink<T> {
-        BusLink::with_protocol(transport, Protocol::V05)
+    /// A link over `transport` that treats unheard commands as `policy` says.
+    pub fn new(transport: T, policy: Outbox) -> BusLink<T> {
+        BusLink { transport, policy, outbox: RefCell::new(HeldCommands::default()), unconfirmed: Cell::new(0) }
     }
 
     pub fn transport(&self) -> &T {
@@ -78,6 +80,17 @@ impl<T: Transport> BusLink<T> {
     pub fn outbox_stats(&self) -> OutboxStats {
         let outbox = self.outbox.borrow();
         OutboxStats { holding: outbox.holding, held: outbox.held.len(), overflowed: outbox.overflowed }
+    }
+
+    /// Commands published since the last answered request (see [`BusLink::confirmed`]).
+    pub fn unconfirmed(&self) -> u64 {
+        self.unconfirmed.get()
+    }
+
+    /// Marks everything published so far as delivered: a round trip through
+    /// the server just proved it has them.
+    pub fn confirmed(&self) {
+        self.unconfirmed.set(0);
     }
 
     fn hold(&self, command: Command) {
@@ -125,7 +138,7 @@ impl<T: Transport> BusLink<T> {
                 Command::Request(_) => self.request_now(&next, RELEASE_REQUEST_TIMEOUT).await.map(drop),
                 _ => self.publish_now(&next).await,
             };
-            if let Err(LinkError::NoResponders) = result {
+            if result.as_ref().is_err_and(LinkError::is_no_responders) {
                 let mut outbox = self.outbox.borrow_mut();
                 outbox.held.push_front(next);
                 outbox.releasing = false;
@@ -138,6 +151,7 @@ impl<T: Transport> BusLink<T> {
         let subject = command.subject();
         tracing::debug!(%subject, "[NATS] publish");
         self.transport.publish(subject.as_str(), Bytes::from(command.encode())).await?;
+        self.unconfirmed.set(self.unconfirmed.get() + 1);
         Ok(())
     }
 
@@ -149,29 +163,18 @@ impl<T: Transport> BusLink<T> {
             .request(subject.as_str(), Bytes::from(command.encode()), timeout)
             .await
             .inspect_err(|error| tracing::warn!(%subject, %error, "[NATS] request failed"))?;
-        Reply::decode(subject, &reply.payload).map_err(|e| LinkError::BadReply(e.to_string()))
+        self.confirmed();
+        Ok(Reply::decode(subject, &reply.payload)?)
     }
 
-    fn hardened(&self) -> bool {
-        self.protocol == Protocol::Hardened
-    }
-}
-
-impl From<TransportError> for LinkError {
-    fn from(error: TransportError) -> LinkError {
-        match error {
-            TransportError::TimedOut => LinkError::TimedOut,
-            TransportError::NoResponders => LinkError::NoResponders,
-            TransportError::Disconnected(why) => LinkError::Disconnected(why),
-            TransportError::PayloadTooLarge(size) => LinkError::PayloadTooLarge(size),
-            TransportError::InvalidSubject(why) | TransportError::Other(why) => LinkError::Other(why),
-        }
+    fn holds(&self) -> bool {
+        self.policy == Outbox::Hold
     }
 }
 
 impl<T: Transport> DbLink for BusLink<T> {
     async fn send(&self, command: Command) -> Result<(), LinkError> {
-        if self.hardened() && self.outbox.borrow().holding {
+        if self.holds() && self.outbox.borrow().holding {
             self.hold(command);
             return Ok(());
         }
@@ -180,25 +183,25 @@ impl<T: Transport> DbLink for BusLink<T> {
 
     async fn request(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
         let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
-        if self.hardened() && is_enqueue && self.outbox.borrow().holding {
+        if self.holds() && is_enqueue && self.outbox.borrow().holding {
             self.hold(command);
             return Ok(deferred());
         }
         let result = self.request_now(&command, timeout).await;
-        if !self.hardened() {
+        if !self.holds() {
             return result;
         }
         match result {
-            Err(LinkError::NoResponders) if is_enqueue => {
+            Err(error) if error.is_no_responders() && is_enqueue => {
                 self.hold(command);
                 Ok(deferred())
             }
-            Err(LinkError::NoResponders) => {
+            Err(error) if error.is_no_responders() => {
                 if !self.outbox.borrow().holding {
                     self.outbox.borrow_mut().holding = true;
                     tracing::warn!("[NATS] no db-service is listening; holding commands until one answers");
                 }
-                Err(LinkError::NoResponders)
+                Err(error)
             }
             Ok(reply) => {
                 self.release().await;

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use super::{DbLink, LinkError};
+use super::{BadReply, DbLink, LinkError};
 use crate::clock::Clock;
 use crate::contract::{Command, Reply};
 use crate::service::{apply_command, command_now};
@@ -36,7 +36,7 @@ impl<C: Clock> DirectLink<C> {
     fn apply_to_store(&self, command: &Command) -> Result<Option<Reply>, LinkError> {
         let now = command_now(command, &self.clock);
         tracing::debug!(subject = %command.subject(), "[DB] apply");
-        apply_command(&mut self.store.borrow_mut(), command, now).map_err(|e| LinkError::Store(e.to_string()))
+        Ok(apply_command(&mut self.store.borrow_mut(), command, now)?)
     }
 }
 
@@ -46,6 +46,6 @@ impl<C: Clock> DbLink for DirectLink<C> {
     }
 
     async fn request(&self, command: Command, _timeout: Duration) -> Result<Reply, LinkError> {
-        self.apply_to_store(&command)?.ok_or_else(|| LinkError::Other(format!("{} takes no reply", command.subject())))
+        self.apply_to_store(&command)?.ok_or_else(|| BadReply::NoReply(command.subject()).into())
     }
 }

@@ -8,4 +8,6 @@ mod apply_command;
 mod runtime;
 
 pub use apply_command::{apply_command, command_now};
-pub use runtime::{CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_QUEUE_GROUP};
+pub use runtime::{
+    CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE_GROUP,
+};

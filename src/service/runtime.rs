@@ -27,6 +27,11 @@ use crate::transport::{BusMessage, Subscription, Transport, TransportError};
 /// The default queue group: instances in it share the load, each message goes to one.
 pub const DEFAULT_QUEUE_GROUP: &str = "rosey-db";
 
+/// How long a stopping service waits for the server by default: long enough
+/// for a healthy server to answer, short enough that `systemctl stop` does
+/// not hang when the server is gone.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How the service commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitMode {
@@ -44,6 +49,9 @@ pub struct ServiceConfig {
     pub commit: CommitMode,
     /// The host name in trace lines.
     pub host: String,
+    /// How long the shutdown drain waits for the server before it commits
+    /// what has arrived and returns.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -52,7 +60,17 @@ impl Default for ServiceConfig {
             queue_group: Some(DEFAULT_QUEUE_GROUP.to_string()),
             commit: CommitMode::Group { max_batch: 1024 },
             host: "db".into(),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
+    }
+}
+
+impl ServiceConfig {
+    /// v0.5.0's service: no queue group (every instance sees, and applies,
+    /// every event) and one commit per command. Kept so the simulator can
+    /// show what those choices cost.
+    pub fn v0_5() -> ServiceConfig {
+        ServiceConfig { queue_group: None, commit: CommitMode::PerCommand, ..ServiceConfig::default() }
     }
 }
 
@@ -167,15 +185,24 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             self.batch(first, &mut subscription).await;
         }
         // Drain. After a round trip every message the server already routed
-        // to us is in our buffer; all of it is applied and committed before we go.
-        if let Err(error) = self.transport.round_trip().await {
-            tracing::warn!(%error, "[NATS] round trip at shutdown failed; draining what arrived");
+        // to us is in our buffer; all of it is applied and committed before we
+        // go. With the server gone the round trip never ends, so it gets the
+        // drain timeout; what has arrived is committed either way.
+        let drain = self.config.drain_timeout;
+        match tokio::time::timeout(drain, self.transport.round_trip()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "[NATS] round trip at shutdown failed; draining what arrived"),
+            Err(_) => {
+                tracing::warn!(?drain, "[NATS] the server did not answer the drain in time; committing what arrived")
+            }
         }
         while let Some(message) = subscription.try_next() {
             self.batch(message, &mut subscription).await;
         }
-        if let Err(error) = self.transport.flush().await {
-            tracing::warn!(%error, "[NATS] flush of the last replies failed");
+        match tokio::time::timeout(drain, self.transport.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "[NATS] flush of the last replies failed"),
+            Err(_) => tracing::warn!(?drain, "[NATS] the last replies could not be flushed in time"),
         }
         tracing::info!(applied = self.report.applied_total(), commits = self.report.commits, "db-service stopped");
         Ok((self.report, self.store))

@@ -6,6 +6,7 @@
 //! (crate `rosey-sim`) is the second implementation and runs inside turmoil.
 
 mod nats;
+mod url;
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use nats::{NatsOptions, NatsTransport};
+pub use url::{hidden as hidden_secret, redact as redact_url, ServerList, UrlAuth};
 
 /// How long a [`Transport::round_trip`] may take before it is reported as
 /// timed out; every implementation (async-nats here, the simulator's bus
@@ -52,7 +54,9 @@ impl std::fmt::Display for TransportError {
             TransportError::TimedOut => f.write_str("request timed out"),
             TransportError::NoResponders => f.write_str("no responders"),
             TransportError::Disconnected(why) => write!(f, "disconnected: {why}"),
-            TransportError::PayloadTooLarge(size) => write!(f, "payload of {size} bytes is too large"),
+            TransportError::PayloadTooLarge(size) => {
+                write!(f, "payload of {size} bytes exceeds the server's max_payload")
+            }
             TransportError::InvalidSubject(why) => write!(f, "invalid subject: {why}"),
             TransportError::Other(why) => f.write_str(why),
         }

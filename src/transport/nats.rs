@@ -1,5 +1,6 @@
 //! [`Transport`] over async-nats against a live nats-server.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,14 +8,24 @@ use async_nats::client::{PublishErrorKind, RequestErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 
+use super::url::{self, ServerList, UrlAuth};
 use super::{BusMessage, Subscription, Transport, TransportError};
 
 use super::ROUND_TRIP_TIMEOUT;
 
+/// How long a publish may wait for room in async-nats's send buffer. While
+/// the connection is down that buffer fills and a publish would wait for the
+/// reconnect forever (and the bot with it, deaf to SIGTERM); past this it
+/// fails as "disconnected" instead. A live connection empties it in microseconds.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How to reach and authenticate to nats-server.
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` shows every secret (a password in `url`, `password`, `token`) as `***`.
+#[derive(Clone, Default)]
 pub struct NatsOptions {
-    /// `nats://host:port` (several comma-separated URLs allowed).
+    /// `nats://host:port` (several comma-separated URLs allowed; a
+    /// `user:password@` or `token@` in them is used, and never shown).
     pub url: String,
     /// The connection name shown by the server's monitoring.
     pub name: String,
@@ -27,6 +38,22 @@ pub struct NatsOptions {
     pub tls: bool,
     /// A CA certificate to trust, for a server with a private CA.
     pub tls_ca: Option<PathBuf>,
+}
+
+impl fmt::Debug for NatsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = url::hidden;
+        f.debug_struct("NatsOptions")
+            .field("url", &url::redact(&self.url))
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("token", &hidden(&self.token))
+            .field("creds_file", &self.creds_file)
+            .field("tls", &self.tls)
+            .field("tls_ca", &self.tls_ca)
+            .finish()
+    }
 }
 
 /// A live NATS connection.
@@ -43,36 +70,29 @@ impl NatsTransport {
     ///
     /// When the first connection fails: the message names the URL and what to check.
     pub async fn connect(options: &NatsOptions) -> Result<NatsTransport, TransportError> {
-        let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(|event| async move {
-            match event {
-                async_nats::Event::Connected => tracing::info!("[NATS] connected"),
-                async_nats::Event::Disconnected => tracing::warn!("[NATS] disconnected; reconnecting"),
-                other => tracing::warn!("[NATS] {other}"),
-            }
-        });
-        if let (Some(user), Some(password)) = (&options.user, &options.password) {
-            connect = connect.user_and_password(user.clone(), password.clone());
-        }
-        if let Some(token) = &options.token {
-            connect = connect.token(token.clone());
-        }
-        if let Some(path) = &options.creds_file {
-            connect = connect.credentials_file(path).await.map_err(|e| {
-                TransportError::Other(format!("cannot read the NATS creds file {}: {e}", path.display()))
-            })?;
-        }
-        if options.tls {
-            connect = connect.require_tls(true);
-        }
-        if let Some(ca) = &options.tls_ca {
-            connect = connect.add_root_certificates(ca.clone());
-        }
-        let client = connect.connect(options.url.as_str()).await.map_err(|e| {
-            TransportError::Disconnected(format!(
-                "cannot connect to NATS at {}: {e} (is nats-server running there? check the URL and credentials)",
-                options.url
-            ))
-        })?;
+        let (connect, servers) = connect_options(options).await?;
+        // async-nats logs server addresses whole at debug level: it only ever
+        // sees them without userinfo.
+        let client = connect.connect(servers.as_slice()).await.map_err(|e| cannot_connect(options, &e))?;
+        Ok(NatsTransport { client })
+    }
+
+    /// Returns at once and connects in the background, retrying until the
+    /// server is there (dual mode: an unreachable server at start is the same
+    /// as a connection lost later). Until then [`Transport::is_connected`] is
+    /// false, and whatever is sent waits in async-nats's buffer: callers that
+    /// must not buffer check `is_connected` first.
+    ///
+    /// # Errors
+    ///
+    /// Only what no retry can fix: an unparsable URL, an unreadable creds file.
+    pub async fn connect_in_background(options: &NatsOptions) -> Result<NatsTransport, TransportError> {
+        let (connect, servers) = connect_options(options).await?;
+        let client = connect
+            .retry_on_initial_connect()
+            .connect(servers.as_slice())
+            .await
+            .map_err(|e| cannot_connect(options, &e))?;
         Ok(NatsTransport { client })
     }
 
@@ -82,12 +102,67 @@ impl NatsTransport {
     }
 }
 
+/// async-nats's options for `options`, and the servers without their userinfo.
+async fn connect_options(options: &NatsOptions) -> Result<(async_nats::ConnectOptions, Vec<String>), TransportError> {
+    let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(|event| async move {
+        match event {
+            async_nats::Event::Connected => tracing::info!("[NATS] connected"),
+            async_nats::Event::Disconnected => tracing::warn!("[NATS] disconnected; reconnecting"),
+            other => tracing::warn!("[NATS] {other}"),
+        }
+    });
+    if let (Some(user), Some(password)) = (&options.user, &options.password) {
+        connect = connect.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &options.token {
+        connect = connect.token(token.clone());
+    }
+    // Credentials in the URL are the fallback: the explicit settings win.
+    let servers = ServerList::parse(&options.url);
+    let explicit = (options.user.is_some() && options.password.is_some()) || options.token.is_some();
+    match servers.auth {
+        Some(UrlAuth::UserPassword { user, password }) if !explicit => {
+            connect = connect.user_and_password(user, password);
+        }
+        Some(UrlAuth::Token(token)) if !explicit => connect = connect.token(token),
+        _ => {}
+    }
+    if let Some(path) = &options.creds_file {
+        connect = connect
+            .credentials_file(path)
+            .await
+            .map_err(|e| TransportError::Other(format!("cannot read the NATS creds file {}: {e}", path.display())))?;
+    }
+    if options.tls {
+        connect = connect.require_tls(true);
+    }
+    if let Some(ca) = &options.tls_ca {
+        connect = connect.add_root_certificates(ca.clone());
+    }
+    Ok((connect, servers.servers))
+}
+
+fn cannot_connect(options: &NatsOptions, error: &async_nats::ConnectError) -> TransportError {
+    TransportError::Disconnected(format!(
+        "cannot connect to NATS at {}: {error} (is nats-server running there? check the URL and credentials)",
+        url::redact(&options.url)
+    ))
+}
+
 impl Transport for NatsTransport {
     type Subscription = NatsSubscription;
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         let size = payload.len();
-        self.client.publish(subject.to_string(), payload).await.map_err(|e| match e.kind() {
+        // Polled once first: on the hot path the buffer has room, and no timer is armed.
+        let mut publish = std::pin::pin!(self.client.publish(subject.to_string(), payload));
+        let published = match futures::poll!(publish.as_mut()) {
+            std::task::Poll::Ready(published) => published,
+            std::task::Poll::Pending => tokio::time::timeout(QUEUE_TIMEOUT, publish).await.map_err(|_| {
+                TransportError::Disconnected("the connection is down and its send buffer is full".into())
+            })?,
+        };
+        published.map_err(|e| match e.kind() {
             PublishErrorKind::MaxPayloadExceeded => TransportError::PayloadTooLarge(size),
             PublishErrorKind::InvalidSubject => TransportError::InvalidSubject(subject.to_string()),
             PublishErrorKind::Send => TransportError::Disconnected(e.to_string()),
@@ -128,15 +203,19 @@ impl Transport for NatsTransport {
     }
 
     async fn round_trip(&self) -> Result<(), TransportError> {
-        let inbox = self.client.new_inbox();
-        let mut echo = self.subscribe(&inbox, None).await?;
-        self.publish(&inbox, Bytes::new()).await?;
-        self.flush().await?;
-        match tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next()).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(TransportError::Disconnected("round trip subscription closed".into())),
-            Err(_) => Err(TransportError::TimedOut),
-        }
+        // Every step waits for the connection (a flush while it is down waits
+        // for the reconnect), so the timeout covers them all.
+        let echo = async {
+            let inbox = self.client.new_inbox();
+            let mut echo = self.subscribe(&inbox, None).await?;
+            self.publish(&inbox, Bytes::new()).await?;
+            self.flush().await?;
+            match echo.next().await {
+                Some(_) => Ok(()),
+                None => Err(TransportError::Disconnected("round trip subscription closed".into())),
+            }
+        };
+        tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo).await.unwrap_or(Err(TransportError::TimedOut))
     }
 
     fn is_connected(&self) -> bool {

@@ -66,3 +66,153 @@ pub async fn service(
     };
     ServiceHandle { run, ready, stop }
 }
+
+/// Runs `command` (stdout and stderr piped) and waits for it to exit, at most
+/// `limit`: past that it is killed and the test fails saying `what` hung.
+/// Returns the exit status and stdout + stderr together.
+pub fn run_within(
+    command: &mut std::process::Command,
+    limit: std::time::Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    use std::process::Stdio;
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the binary runs");
+    finish_within(child, limit, what)
+}
+
+/// Waits for a spawned `child` (stdout and stderr piped) to exit, at most
+/// `limit`, draining both pipes meanwhile; kills it and fails past that.
+pub fn finish_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let status = wait_within(&mut child, limit).unwrap_or_else(|| panic!("{what} did not exit within {limit:?}"));
+    let text = format!("{}{}", out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    (status, text)
+}
+
+/// Waits for `child` to exit, polling until `limit`; kills it and returns
+/// `None` when it is still running then.
+pub fn wait_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A local port nothing listens on (bound, then released).
+pub fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    listener.local_addr().expect("a bound port").port()
+}
+
+/// A spawned binary whose stderr (its log) is read line by line on a thread,
+/// so a test can wait for a log line instead of sleeping.
+pub struct Logged {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    /// Every log line read so far.
+    pub log: Vec<String>,
+}
+
+impl Logged {
+    pub fn spawn(command: &mut std::process::Command) -> Logged {
+        use std::io::{BufRead, Read};
+        use std::process::Stdio;
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the binary runs");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().expect("stdout is piped");
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
+        Logged { child, lines, stdout: Some(stdout), log: Vec::new() }
+    }
+
+    /// Waits until a log line contains `text`, at most `limit`; fails with
+    /// the log so far past that, or when the process ends first.
+    pub fn wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        if let Some(line) = self.log.iter().find(|line| line.contains(text)) {
+            return line.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {text:?} within {limit:?}; the log:\n{}", self.log.join("\n")),
+            }
+        }
+    }
+
+    /// Sends `signal` (e.g. "TERM") to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the exit, at most `limit` (killed and failing past that);
+    /// returns the status, stdout and the whole log.
+    pub fn finish_within(
+        mut self,
+        limit: std::time::Duration,
+        what: &str,
+    ) -> (std::process::ExitStatus, String, String) {
+        let status = wait_within(&mut self.child, limit);
+        self.log.extend(self.lines.try_iter());
+        let log = self.log.join("\n");
+        let status = status.unwrap_or_else(|| panic!("{what} did not exit within {limit:?}; the log:\n{log}"));
+        // The pipe closes at exit; its reader thread ends with it.
+        let stdout = self.stdout.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default();
+        self.log.extend(self.lines.iter());
+        (status, stdout, self.log.join("\n"))
+    }
+}
+
+/// Polls `condition` until it holds, at most `limit`; fails saying `what` past that.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -107,16 +107,6 @@ fn default_burst_user() -> String {
     "burst".into()
 }
 
-/// The subjects that carry events a database row comes from.
-const EVENT_SUBJECTS: [Subject; 6] = [
-    Subject::UserJoined,
-    Subject::UserLeft,
-    Subject::MessageLog,
-    Subject::StatsUserCount,
-    Subject::StatsHighWater,
-    Subject::StatusUpdate,
-];
-
 /// Whether a `drop` fault's pattern (all subjects when absent) covers `subject`.
 pub fn pattern_covers(pattern: Option<&str>, subject: Subject) -> bool {
     pattern.is_none_or(|p| crate::bus::subject::matches(p, subject.as_str()))
@@ -170,7 +160,8 @@ impl Fault {
             FaultSpec::RestartBus => Some((from - CRASH_REACH_MS, until + RECOVERY_MS)),
             FaultSpec::CrashDb { .. } => Some((from - CRASH_REACH_MS, from + UNHEARD_MS)),
             FaultSpec::Drop { subject, .. } => {
-                let loses_events = EVENT_SUBJECTS.into_iter().any(|s| pattern_covers(subject.as_deref(), s));
+                let loses_events =
+                    Subject::ALL.into_iter().any(|s| s.is_channel_event() && pattern_covers(subject.as_deref(), s));
                 loses_events.then_some((from, until))
             }
             FaultSpec::Latency { .. }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::bot::Outbound;
 use crate::clock::{Clock, SystemClock};
 use crate::contract::{Command, RecentChatGet, Reply, Request};
-use crate::link::{BusLink, DbLink, LinkError};
+use crate::link::{BadReply, BusLink, DbLink, LinkError};
 use crate::transport::Transport;
 
 /// Counters the sender, the prober and the ticker share (one task: `Cell`s).
@@ -93,8 +93,9 @@ pub(super) async fn check_tail<T: Transport>(
         return Ok(0);
     }
     let ask = Command::Request(Request::RecentChat(RecentChatGet { limit: count as i64, at_ms: None }));
-    let Reply::RecentChat(rows) = link.request(ask, timeout).await? else {
-        return Err(LinkError::BadReply("recent_chat.get did not answer with rows".into()));
+    let rows = match link.request(ask, timeout).await? {
+        Reply::RecentChat(rows) => rows,
+        other => return Err(BadReply::Unexpected(other).into()),
     };
     let prefix = format!("loadtest {run_id} #");
     let found: Vec<u64> = rows

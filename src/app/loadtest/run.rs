@@ -13,7 +13,7 @@ use super::source::Source;
 use crate::bot::{Outbound, Protocol};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::link::{BusLink, DbLink, LinkError};
+use crate::link::{BusLink, DbLink, LinkError, Outbox};
 use crate::transport::{NatsTransport, Transport};
 
 /// Events generated between two yields (at `max`, or when behind schedule).
@@ -44,11 +44,12 @@ pub async fn loadtest(
         bar.set_style(style);
         bar
     };
-    let report = run(BusLink::new(transport), args, settings.request_timeout(), &bar, shutdown).await;
+    let report = run(BusLink::new(transport, Outbox::Hold), args, settings.request_timeout(), &bar, shutdown).await;
     bar.finish_and_clear();
     report.map_err(|e| match e {
-        LinkError::NoResponders => {
-            format!("no db-service is listening at {}: start one with `rosey db-service`", options.url).into()
+        e if e.is_no_responders() => {
+            let url = crate::transport::redact_url(&options.url);
+            format!("no db-service is listening at {url}: start one with `rosey db-service`").into()
         }
         other => format!("loadtest: {other}").into(),
     })

@@ -56,6 +56,7 @@ impl Source {
                 ChatEvent::ChatMsg {
                     username: format!("lt-chatter-{}", seq % CHATTERS as u64),
                     msg: format!("loadtest {} #{seq}: the quick brown fox jumps over the lazy dog", self.run_id),
+                    time: Some(at_ms),
                 }
             }
             EventKind::Join => {
