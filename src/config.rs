@@ -16,6 +16,9 @@
 //! db = "bot_data.db"
 //! queue_group = "rosey-db"
 //! protocol = "hardened"          # or "v0.5"
+//! cytube_user = "Rosey"          # the bot's CyTube account (guest without a password)
+//! cytube_password = "secret"
+//! cytube_channel_password = "letmein"   # for a channel with a password
 //! ```
 //!
 //! Every key has the environment variable `ROSEY_<KEY>` (upper case) and the
@@ -74,6 +77,21 @@ pub struct Settings {
     /// Outbound protocol: hardened (default) or v0.5.
     #[arg(long, env = "ROSEY_PROTOCOL", global = true)]
     pub protocol: Option<Protocol>,
+    /// The bot's CyTube account (with --cytube-password); without it the bot joins as a guest.
+    #[arg(long, env = "ROSEY_CYTUBE_USER", global = true)]
+    pub cytube_user: Option<String>,
+    /// The CyTube account's password.
+    #[arg(long, env = "ROSEY_CYTUBE_PASSWORD", global = true, hide_env_values = true, allow_hyphen_values = true)]
+    pub cytube_password: Option<String>,
+    /// The CyTube channel's password, when it has one.
+    #[arg(
+        long,
+        env = "ROSEY_CYTUBE_CHANNEL_PASSWORD",
+        global = true,
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    pub cytube_channel_password: Option<String>,
 }
 
 /// The defaults every unset key falls back to.
@@ -97,6 +115,9 @@ impl std::fmt::Debug for Settings {
             .field("db", &self.db)
             .field("queue_group", &self.queue_group)
             .field("protocol", &self.protocol)
+            .field("cytube_user", &self.cytube_user)
+            .field("cytube_password", &hidden(&self.cytube_password))
+            .field("cytube_channel_password", &hidden(&self.cytube_channel_password))
             .finish()
     }
 }
@@ -139,6 +160,9 @@ impl Settings {
             db: self.db.or(lower.db),
             queue_group: self.queue_group.or(lower.queue_group),
             protocol: self.protocol.or(lower.protocol),
+            cytube_user: self.cytube_user.or(lower.cytube_user),
+            cytube_password: self.cytube_password.or(lower.cytube_password),
+            cytube_channel_password: self.cytube_channel_password.or(lower.cytube_channel_password),
         }
     }
 
@@ -214,6 +238,8 @@ mod tests {
             nats_url: Some("nats://bob:urlsecret@host:4222".into()),
             nats_password: Some("pwsecret".into()),
             nats_token: Some("toksecret".into()),
+            cytube_password: Some("cysecret".into()),
+            cytube_channel_password: Some("chansecret".into()),
             ..Settings::default()
         };
         for shown in [format!("{settings:?}"), format!("{:?}", settings.nats_options("t"))] {
