@@ -75,7 +75,7 @@ async fn session_joins_then_logs_in_answers_pings_and_passes_events_through() {
     assert_eq!(events[0], ("rank".to_string(), json!(-1)));
     assert_eq!(
         ChatEvent::parse(&events[1].0, &events[1].1).unwrap(),
-        ChatEvent::ChatMsg { username: "alice".into(), msg: "thanks rosey".into(), time: Some(1_796_109_560_671) }
+        ChatEvent::ChatMsg { username: "alice".into(), msg: "thanks rosey".into(), time: Some(1796109560671) }
     );
     assert_eq!(events[2].1, json!({"success": true, "name": "rosey"}));
     session.emit_chat("hello <b>all</b>").unwrap();
