@@ -4,13 +4,17 @@
 
 mod bot;
 mod db_service;
+mod duration;
 mod loadtest;
+mod record;
 mod say;
 mod watch;
 
-pub use bot::{outbox_for, run_bot, BotMode, ChatSpec, Speed};
+pub use bot::{bot_session_config, outbox_for, run_bot, BotMode, ChatSpec, Speed};
 pub use db_service::{run_db_service, service_config};
-pub use loadtest::{loadtest, parse_duration, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
+pub use duration::parse_duration;
+pub use loadtest::{loadtest, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
+pub use record::{record, RecordArgs, RecordReport};
 pub use say::say;
 pub use watch::watch;
 

@@ -37,7 +37,7 @@ enum Command {
     DbService,
     /// Run the bot against a chat source.
     Bot {
-        /// The chat source: replay:<fixture.jsonl>[,speed=<x>|max].
+        /// The chat source: replay:<fixture.jsonl>[,speed=<x>|max] or cytube:<http(s)://host[:port]>/<channel>.
         #[arg(long)]
         chat: ChatSpec,
         /// Where database commands go.
@@ -58,6 +58,8 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Record a live CyTube channel as a fixture (anonymously, or with an account of its own).
+    Record(app::RecordArgs),
     /// Drive an event mix at a rate against a running db-service; print throughput and latency.
     Loadtest(app::LoadtestArgs),
 }
@@ -100,6 +102,13 @@ async fn run(cli: Cli) -> rosey::Result<()> {
             let started = std::time::Instant::now();
             let (report, said) = app::run_bot(&settings, &chat, mode, shutdown).await?;
             print!("{}", rosey::bot::summary::render(&report, &said, started.elapsed(), "-"));
+            if let Some(error) = report.ended_by {
+                return Err(error.into());
+            }
+        }
+        Command::Record(args) => {
+            let report = app::record(&settings, &args, shutdown).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Say { text } => println!("{}", app::say(&settings, &text).await?),
         Command::Watch { subject, count } => {

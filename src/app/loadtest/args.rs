@@ -4,6 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::app::parse_duration;
+
 /// The `rosey loadtest` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadtestArgs {
@@ -139,24 +141,6 @@ impl fmt::Display for Rate {
     }
 }
 
-/// Parses `250ms`, `10s`, `2m` or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, scale) = if let Some(ms) = s.strip_suffix("ms") {
-        (ms, 0.001)
-    } else if let Some(secs) = s.strip_suffix('s') {
-        (secs, 1.0)
-    } else if let Some(mins) = s.strip_suffix('m') {
-        (mins, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    match number.trim().parse::<f64>() {
-        Ok(value) if value > 0.0 && value.is_finite() => Ok(Duration::from_secs_f64(value * scale)),
-        _ => Err(format!("bad duration {s:?} (e.g. 500ms, 10s, 2m)")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,10 +163,5 @@ mod tests {
         assert_eq!("max".parse::<Rate>(), Ok(Rate::Max));
         assert_eq!("50_000".parse::<Rate>(), Ok(Rate::PerSecond(50_000)));
         assert!("0".parse::<Rate>().is_err());
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("soon").is_err());
     }
 }

@@ -41,7 +41,7 @@ mod report;
 mod run;
 mod source;
 
-pub use args::{parse_duration, EventKind, LoadtestArgs, Mix, Rate};
+pub use args::{EventKind, LoadtestArgs, Mix, Rate};
 pub use percentiles::Percentiles;
 pub use report::LoadtestReport;
 pub use run::loadtest;

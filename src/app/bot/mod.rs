@@ -1,13 +1,20 @@
-//! `rosey bot`: the bot against a chat source, in one of three modes.
+//! `rosey bot`: the bot against a chat source (a fixture, or a live CyTube
+//! channel), in one of three modes.
+
+mod chat_spec;
+mod live;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
+
+pub use chat_spec::{ChatSpec, Speed};
+pub use live::bot_session_config;
 
 use crate::bot::{Bot, InstantTimeline, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use crate::chat::{RecordingChat, SaidLine};
-use crate::clock::{unix_seconds, SystemClock};
+use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
+use crate::cytube::client::ChannelUrl;
 use crate::fixture::Fixture;
 use crate::link::{BusLink, DbLink, DirectLink, DualLink, Outbox};
 use crate::store::Store;
@@ -26,70 +33,38 @@ pub enum BotMode {
     Dual,
 }
 
-/// How fast a replay runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Speed {
-    /// Virtual time moves only when the bot is idle: as fast as possible.
-    Max,
-    /// A multiple of real time (1.0 = as recorded).
-    Factor(f64),
-}
-
-/// A chat source: `replay:<fixture>[,speed=<x>|max]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatSpec {
-    pub fixture: PathBuf,
-    pub speed: Speed,
-}
-
-impl std::str::FromStr for ChatSpec {
-    type Err = String;
-
-    fn from_str(spec: &str) -> Result<ChatSpec, String> {
-        let rest = spec
-            .strip_prefix("replay:")
-            .ok_or_else(|| format!("unknown chat source {spec:?}: expected replay:<fixture.jsonl>[,speed=<x>|max]"))?;
-        let mut parts = rest.split(',');
-        let fixture = PathBuf::from(parts.next().unwrap_or_default());
-        if fixture.as_os_str().is_empty() {
-            return Err("replay: needs a fixture path".into());
-        }
-        let mut speed = Speed::Factor(1.0);
-        for option in parts {
-            speed = match option.strip_prefix("speed=") {
-                Some("max") => Speed::Max,
-                Some(x) => match x.parse::<f64>() {
-                    Ok(factor) if factor > 0.0 && factor.is_finite() => Speed::Factor(factor),
-                    _ => return Err(format!("speed must be a positive number or max, got {x:?}")),
-                },
-                None => return Err(format!("unknown replay option {option:?} (known: speed=<x>|max)")),
-            };
-        }
-        Ok(ChatSpec { fixture, speed })
-    }
-}
-
-/// Replays the chat source through the bot in `mode`, then shuts the bot down
-/// (user.left for everyone listed) and flushes the bus. `stop` ends it early
-/// the same way.
+/// Runs the bot on its chat source in `mode`: a fixture replays to its end, a
+/// live channel runs until `stop`; then the bot shuts down (user.left for
+/// everyone listed) and the bus is drained. `stop` ends a replay early the
+/// same way. A live session that fails for good (a refused login, a
+/// duplicate login) also ends the run: the report's `ended_by` says why.
 pub async fn run_bot(
     settings: &Settings,
     chat: &ChatSpec,
     mode: BotMode,
     stop: impl Future<Output = ()>,
 ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
-    let fixture = Fixture::load(&chat.fixture)?;
-    tracing::info!(fixture = %chat.fixture.display(), events = fixture.events.len(), ?mode, "bot replaying");
-    let open_store = || Store::open(&settings.db_path(), unix_seconds(fixture.header.start_unix_ms));
+    let source = match chat {
+        ChatSpec::Replay { fixture, speed } => {
+            let loaded = Fixture::load(fixture)?;
+            tracing::info!(fixture = %fixture.display(), events = loaded.events.len(), ?mode, "bot replaying");
+            Source::Replay(loaded, *speed)
+        }
+        ChatSpec::Cytube(channel) => {
+            live::bot_session_config(settings, channel, 0)?;
+            Source::Live(channel.clone(), SystemClock.now_ms())
+        }
+    };
+    let open_store = || Store::open(&settings.db_path(), unix_seconds(source.start_unix_ms()));
     match mode {
         BotMode::Direct => {
             let link = DirectLink::new(open_store()?, SystemClock);
-            Ok(replay(settings, &fixture, chat.speed, &link, stop).await)
+            source.run(settings, &link, stop).await
         }
         BotMode::Nats => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
             let link = BusLink::new(transport, outbox_for(settings.protocol()));
-            let (mut report, said) = replay(settings, &fixture, chat.speed, &link, stop).await;
+            let (mut report, said) = source.run(settings, &link, stop).await?;
             settle(&link, settings.drain_timeout(), &mut report).await;
             Ok((report, said))
         }
@@ -99,9 +74,37 @@ pub async fn run_bot(
             let transport = NatsTransport::connect_in_background(&settings.nats_options("rosey-bot")).await?;
             let link =
                 DualLink::new(BusLink::new(transport, Outbox::None), DirectLink::new(open_store()?, SystemClock));
-            let (mut report, said) = replay(settings, &fixture, chat.speed, &link, stop).await;
+            let (mut report, said) = source.run(settings, &link, stop).await?;
             settle(link.bus(), settings.drain_timeout(), &mut report).await;
             Ok((report, said))
+        }
+    }
+}
+
+/// The chat source, opened.
+enum Source {
+    Replay(Fixture, Speed),
+    /// The channel, and the Unix ms the bot started at.
+    Live(ChannelUrl, i64),
+}
+
+impl Source {
+    fn start_unix_ms(&self) -> i64 {
+        match self {
+            Source::Replay(fixture, _) => fixture.header.start_unix_ms,
+            Source::Live(_, start) => *start,
+        }
+    }
+
+    async fn run<L: DbLink>(
+        &self,
+        settings: &Settings,
+        link: &L,
+        stop: impl Future<Output = ()>,
+    ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
+        match self {
+            Source::Replay(fixture, speed) => Ok(replay(settings, fixture, *speed, link, stop).await),
+            Source::Live(channel, start) => live::run_live(settings, channel, *start, link, stop).await,
         }
     }
 }
@@ -160,23 +163,5 @@ async fn settle<T: Transport>(link: &BusLink<T>, drain: Duration, report: &mut R
     for (count, what) in undelivered.into_iter().filter(|(count, _)| *count > 0) {
         tracing::warn!(count, "[NATS] commands {what}");
         *report.link_failures.entry(format!("commands {what}")).or_default() += count;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chat_spec_parses_replay_and_speed() {
-        assert_eq!(
-            "replay:f.jsonl".parse::<ChatSpec>(),
-            Ok(ChatSpec { fixture: "f.jsonl".into(), speed: Speed::Factor(1.0) })
-        );
-        assert_eq!("replay:f.jsonl,speed=max".parse::<ChatSpec>().unwrap().speed, Speed::Max);
-        assert_eq!("replay:f.jsonl,speed=4".parse::<ChatSpec>().unwrap().speed, Speed::Factor(4.0));
-        for bad in ["f.jsonl", "replay:", "replay:f,speed=0", "replay:f,speed=fast", "replay:f,loop"] {
-            assert!(bad.parse::<ChatSpec>().is_err(), "{bad} should not parse");
-        }
     }
 }
