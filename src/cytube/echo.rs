@@ -4,8 +4,12 @@
 //! The server cuts a line at 320 characters (JavaScript's, UTF-16 code
 //! units), then escapes `&`, `<` and `>` as HTML entities (quotes come back
 //! as sent) and turns URLs into `<a href=... target="_blank" rel="noopener
-//! noreferrer">` links (`src/channel/chat.js`). Undoing that on the echo and
-//! cutting the sent text the same way makes the two comparable.
+//! noreferrer">` links (`src/channel/chat.js`). A new channel's default
+//! filters also turn `*bold*`, `_italic_`, `` `code` ``, `~~strike~~` and
+//! `[sp]spoilers[/sp]` into tags. Undoing that on the echo (every raw tag is
+//! the server's, since the user's `<` arrive escaped) and cutting the sent
+//! text the same way makes the two comparable; the filters' marker characters
+//! are left out on both sides, since the server keeps the unpaired ones.
 
 /// The longest line the server keeps, in UTF-16 code units.
 pub const MAX_CHAT_UNITS: usize = 320;
@@ -28,19 +32,17 @@ pub fn server_cut(text: &str) -> &str {
     text
 }
 
-/// An echoed `msg` with the server's links and entities taken out.
+/// An echoed `msg` with the server's tags (links, filters) and entities taken out.
 pub fn undo_server_markup(msg: &str) -> String {
     let mut plain = String::with_capacity(msg.len());
     let mut rest = msg;
     while let Some(start) = rest.find('<') {
         plain.push_str(&rest[..start]);
-        let tag = &rest[start..];
-        // Only the server writes a raw `<` (the user's are escaped): a tag.
-        match tag.find('>') {
-            Some(close) if tag.starts_with("<a ") || tag.starts_with("</a>") => rest = &tag[close + 1..],
-            _ => {
-                plain.push('<');
-                rest = &tag[1..];
+        match rest[start..].find('>') {
+            Some(close) => rest = &rest[start + close + 1..],
+            None => {
+                plain.push_str(&rest[start..]);
+                rest = "";
             }
         }
     }
@@ -48,9 +50,15 @@ pub fn undo_server_markup(msg: &str) -> String {
     plain.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
 }
 
+/// `text` without the default filters' markers, which the server either
+/// turns into tags or keeps (when unpaired): what both sides agree on.
+fn without_filter_marks(text: &str) -> String {
+    text.replace("[sp]", "").replace("[/sp]", "").chars().filter(|c| !matches!(c, '_' | '*' | '`' | '~')).collect()
+}
+
 /// Whether the server's `echo` is the line `sent`.
 pub fn is_echo_of(echo: &str, sent: &str) -> bool {
-    undo_server_markup(echo) == server_cut(sent)
+    without_filter_marks(&undo_server_markup(echo)) == without_filter_marks(server_cut(sent))
 }
 
 #[cfg(test)]
@@ -65,6 +73,10 @@ mod tests {
         assert!(!is_echo_of("hello", "hello!"));
         // A user's literal "&lt;" comes back escaped once more.
         assert!(is_echo_of("&amp;lt;", "&lt;"));
+        // The default filters: paired markers become tags, unpaired ones stay.
+        assert!(is_echo_of("snake<em>case</em>name and <strong>bold</strong>", "snake_case_name and *bold*"));
+        assert!(is_echo_of("a_b", "a_b"));
+        assert!(is_echo_of(r#"<span class="spoiler">secret</span>"#, "[sp]secret[/sp]"));
     }
 
     #[test]
