@@ -86,6 +86,7 @@
 //! - `packet`: Engine.IO / socket.io text packets.
 //! - `http`: the request head, socketconfig, the handshake checks.
 //! - `server`: [`Listener`], the accept loops, the timer task.
+//! - `memory`: in-memory pipes as listeners, for paused-time tests.
 //! - `socket`: one websocket's task (pings, packets, its queue).
 //! - `state`: the state behind one lock; [`FakeStats`].
 //! - `session`: connects, disconnects, kicks, cuts, restarts.
@@ -105,6 +106,7 @@ mod format;
 mod http;
 mod limiter;
 mod login;
+mod memory;
 mod packet;
 mod payload;
 mod server;
@@ -114,6 +116,7 @@ mod state;
 
 pub use config::{Account, FakeClock, FakeConfig, TokioClock, TurmoilClock};
 pub use control::FakeCytube;
+pub use memory::{memory_listener, MemoryConnector, MemoryListener, MemoryPorts};
 pub use payload::{ChatLine, ChatMeta};
 pub use server::{Listener, FAKE_EPOCH_UNIX_MS};
 pub use state::FakeStats;

@@ -14,6 +14,7 @@ use tokio_websockets::{Limits, ServerBuilder};
 use super::config::{FakeConfig, TokioClock, TurmoilClock};
 use super::control::FakeCytube;
 use super::http::{self, Rewind};
+use super::memory::{memory_listener, MemoryPorts};
 use super::socket;
 use super::state::Shared;
 
@@ -86,6 +87,22 @@ impl FakeCytube {
             }
         });
         Ok((fake, base))
+    }
+
+    /// Starts the fake on in-memory pipes with tokio's clock, for tests
+    /// with paused time (see [`memory`](super::MemoryListener)). socketconfig
+    /// names `http://127.0.0.1:1337`; connect through the returned ports.
+    pub fn start_in_memory(config: FakeConfig) -> (FakeCytube, MemoryPorts) {
+        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(FAKE_EPOCH_UNIX_MS)));
+        let (web, web_connector) = memory_listener(8080);
+        let (io, io_connector) = memory_listener(1337);
+        let server = fake.clone();
+        tokio::spawn(async move {
+            if let Err(error) = server.serve(web, io).await {
+                tracing::debug!(%error, "[CYTUBE] in-memory fake stopped");
+            }
+        });
+        (fake, MemoryPorts { web: web_connector, io: io_connector })
     }
 
     /// A fake for a turmoil world, on the world's clock (chat `time` is the
