@@ -477,3 +477,62 @@ async fn other_users_join_go_afk_and_leave_as_the_recording_shows() {
     assert_eq!(bot.event().await, ("userLeave".into(), json!({ "name": "alice" })));
     assert_eq!(bot.event().await, ("usercount".into(), json!(1)));
 }
+
+/// One guest session on the turmoil fake: socketconfig over turmoil TCP,
+/// the websocket, join, login, a line and its echo; returns the history
+/// the join replayed.
+async fn turmoil_session(name: &str, line: &str) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+    let mut web = turmoil::net::TcpStream::connect("cytube:8080").await?;
+    web.write_all(b"GET /socketconfig/testchan.json HTTP/1.1\r\nHost: cytube\r\n\r\n").await?;
+    let mut response = String::new();
+    web.read_to_string(&mut response).await?;
+    let config: Value = serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1)?;
+    let authority = config["servers"][0]["url"].as_str().unwrap().trim_start_matches("http://").to_string();
+    assert_eq!(authority, "cytube:1337");
+    let (mut client, _) = Client::open(turmoil::net::TcpStream::connect(authority.as_str()).await?, &authority).await;
+    assert!(client.connect_namespace().await.starts_with("40{"));
+    assert_eq!(client.event().await, ("rank".into(), json!(-1)));
+    client.emit("joinChannel", json!({ "name": "testchan" })).await;
+    let history =
+        client.events_until("usercount").await.into_iter().filter(|e| e.0 == "chatMsg").map(|e| e.1).collect();
+    client.emit("login", json!({ "name": name })).await;
+    client.events_until("addUser").await;
+    client.emit("chatMsg", json!({ "msg": line, "meta": {} })).await;
+    let (event, echo) = client.event().await;
+    assert_eq!((event.as_str(), &echo["username"], &echo["msg"]), ("chatMsg", &json!(name), &json!(line)));
+    let time = echo["time"].as_i64().unwrap();
+    assert!((EPOCH_MS..EPOCH_MS + 60_000).contains(&time), "chat time {time} comes from the sim's clock");
+    Ok(history)
+}
+
+/// The sim's Unix epoch in the turmoil test.
+const EPOCH_MS: i64 = 1_731_000_000_000;
+
+#[test]
+fn the_fake_runs_on_turmoil_tcp_and_a_bounced_host_keeps_the_history() {
+    let fake = FakeCytube::for_turmoil(FakeConfig { public_host: "cytube".into(), ..config() });
+    let mut sim = rosey_sim::bus::sim_builder(7, EPOCH_MS).build();
+    let host = fake.clone();
+    sim.host("cytube", move || {
+        let fake = host.clone();
+        async move { fake.serve_turmoil(8080, 1337).await }
+    });
+    sim.client("bot", async {
+        let history = turmoil_session("GuestBob", "hello over turmoil").await?;
+        assert!(history.is_empty());
+        Ok(())
+    });
+    sim.run().unwrap();
+    assert_eq!(fake.said("GuestBob"), ["hello over turmoil"]);
+
+    sim.bounce("cytube");
+    sim.client("again", async {
+        let history = turmoil_session("GuestAnn", "after the restart").await?;
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0]["msg"], "hello over turmoil");
+        Ok(())
+    });
+    sim.run().unwrap();
+    assert_eq!(fake.stats().restarts, 1);
+    assert_eq!(fake.users(), ["GuestAnn"]);
+}
