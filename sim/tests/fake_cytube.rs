@@ -536,3 +536,40 @@ fn the_fake_runs_on_turmoil_tcp_and_a_bounced_host_keeps_the_history() {
     assert_eq!(fake.stats().restarts, 1);
     assert_eq!(fake.users(), ["GuestAnn"]);
 }
+
+#[tokio::test]
+async fn a_channel_password_gates_the_join_until_it_is_given() {
+    let server = Server::tcp(FakeConfig { channel_password: Some("sesame".into()), ..config() }).await;
+    let mut bare = server.socket().await;
+    bare.emit("joinChannel", json!({ "name": "testchan" })).await;
+    assert_eq!(bare.event().await, ("needPassword".into(), json!(false)), "no password given");
+    let mut wrong = server.socket().await;
+    wrong.emit("joinChannel", json!({ "name": "testchan", "pw": "open" })).await;
+    assert_eq!(wrong.event().await, ("needPassword".into(), json!(true)));
+    wrong.emit("channelPassword", json!("still wrong")).await;
+    assert_eq!(wrong.event().await, ("needPassword".into(), json!(true)));
+    wrong.emit("channelPassword", json!("sesame")).await;
+    assert_eq!(wrong.event().await, ("cancelNeedPassword".into(), Value::Null));
+    assert_eq!(wrong.event().await.0, "setPermissions", "then the join sequence");
+    let events = wrong.events_until("usercount").await;
+    assert_eq!(events.last().unwrap().1, json!(1), "the one at the gate is not a member");
+    assert_eq!(server.fake.stats().members, 1);
+}
+
+/// Paused time: ten idle minutes pass in no wall time.
+#[tokio::test(start_paused = true)]
+async fn ten_idle_minutes_mark_a_user_afk_and_a_line_brings_them_back() {
+    let server = Server::memory(config());
+    let mut guest = server.joined().await;
+    guest.patience = Duration::from_secs(10_000);
+    guest.emit("login", json!({ "name": "GuestBob" })).await;
+    guest.events_until("addUser").await;
+    let start = tokio::time::Instant::now();
+    assert_eq!(guest.event().await.0, "setUserMeta");
+    assert_eq!(guest.event().await, ("setAFK".into(), json!({ "name": "GuestBob", "afk": true })));
+    assert_eq!(start.elapsed().as_secs(), 600);
+    guest.emit("chatMsg", json!({ "msg": "back", "meta": {} })).await;
+    assert_eq!(guest.event().await.0, "setUserMeta");
+    assert_eq!(guest.event().await, ("setAFK".into(), json!({ "name": "GuestBob", "afk": false })));
+    assert_eq!(guest.event().await.1["msg"], "back");
+}
