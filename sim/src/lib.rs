@@ -5,6 +5,7 @@
 //!
 //! - [`direct`]: direct mode, the bot calling the store itself, no bus.
 //! - [`bus`]: the simulated NATS bus (server host and client transport).
+//! - [`cytube`]: a fake CyTube server (socket.io over tokio or turmoil TCP).
 //! - [`world`]: bus mode, the bot and db-service(s) on turmoil hosts.
 //! - [`scenario`], [`fault`]: scenario files and the fault menu.
 //! - [`standin`], [`faulty_link`]: the chat stand-in and the dropping link.
@@ -15,6 +16,7 @@
 //! - [`nats_server`]: a nats-server child process for live tests and benches.
 
 pub mod bus;
+pub mod cytube;
 pub mod direct;
 pub mod error;
 pub mod fault;
