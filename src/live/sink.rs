@@ -7,37 +7,42 @@ use std::rc::Rc;
 use crate::chat::{ChatSink, SaidLine, SayError, SayOutcome};
 use crate::cytube::echo::{server_len, MAX_CHAT_UNITS};
 
-/// CyTube's chat throttle: a burst of 20 lines, then 10 per second.
-pub const THROTTLE_BURST: f64 = 20.0;
-pub const THROTTLE_PER_SECOND: f64 = 10.0;
+/// CyTube's chat throttle (`utilities.js` `newRateLimiter` with `chat.js`
+/// `MIN_ANTIFLOOD`): a burst of 20 lines; past it one line per 100 ms; a
+/// sender idle for more than 2 s starts a fresh burst. It is not a token
+/// bucket: every accepted line restarts the idle clock.
+pub const THROTTLE_BURST: u32 = 20;
+/// The gap between lines past the burst, ms.
+pub const THROTTLE_GAP_MS: i64 = 100;
+/// The idle time after which a burst starts afresh, ms.
+pub const THROTTLE_COOL_MS: i64 = 2_000;
+/// Added to both times above: the server measures them when the lines
+/// arrive, which the network can bring closer together than they were sent.
+const THROTTLE_MARGIN_MS: i64 = 250;
 
-/// The server's token bucket, mirrored: a line it would throttle is held
-/// rather than sent into a `cooldown`.
-#[derive(Debug, Clone)]
+/// The server's chat throttle, mirrored with a margin: a line it would drop
+/// (answering `cooldown`) is held for a later poll instead of being sent.
+#[derive(Debug, Clone, Default)]
 pub struct Throttle {
-    tokens: f64,
-    /// When `tokens` was last brought up to date (Unix ms).
-    at_ms: Option<i64>,
-}
-
-impl Default for Throttle {
-    fn default() -> Throttle {
-        Throttle { tokens: THROTTLE_BURST, at_ms: None }
-    }
+    /// Lines in the current burst.
+    count: u32,
+    /// When the last line was let through (Unix ms).
+    last_ms: Option<i64>,
 }
 
 impl Throttle {
-    /// Takes one line's token at `at_ms`, if there is one.
+    /// Whether a line may be sent at `at_ms`; counts it when so.
     pub fn take(&mut self, at_ms: i64) -> bool {
-        let elapsed_ms = self.at_ms.map_or(0, |last| (at_ms - last).max(0));
-        self.tokens = (self.tokens + elapsed_ms as f64 * THROTTLE_PER_SECOND / 1000.0).min(THROTTLE_BURST);
-        self.at_ms = Some(at_ms);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
+        let cooled = self.last_ms.is_none_or(|last| last + THROTTLE_COOL_MS + THROTTLE_MARGIN_MS < at_ms);
+        if cooled {
+            self.count = 1;
+        } else if self.count < THROTTLE_BURST {
+            self.count += 1;
+        } else if at_ms - self.last_ms.unwrap_or(at_ms) < THROTTLE_GAP_MS + THROTTLE_MARGIN_MS {
+            return false;
         }
+        self.last_ms = Some(at_ms);
+        true
     }
 }
 
@@ -100,12 +105,15 @@ mod tests {
     }
 
     #[test]
-    fn the_throttle_allows_a_burst_of_20_then_10_per_second() {
+    fn the_throttle_allows_a_burst_then_spaced_lines_and_a_new_burst_after_idling() {
         let mut throttle = Throttle::default();
         assert_eq!((0..24).filter(|_| throttle.take(1_000)).count(), 20);
-        assert!(!throttle.take(1_050));
-        assert!(throttle.take(1_100), "one token back after 100 ms");
-        assert_eq!((0..30).filter(|_| throttle.take(4_000)).count(), 20, "refilled to the burst, no more");
+        assert!(!throttle.take(1_300), "past the burst, lines need a gap (with margin)");
+        assert!(throttle.take(1_350));
+        assert!(!throttle.take(1_400));
+        // Each line let through restarts the idle clock: 2 s after it is not yet cool.
+        assert_eq!((0..5).filter(|_| throttle.take(3_350)).count(), 1);
+        assert_eq!((0..30).filter(|_| throttle.take(5_700)).count(), 20, "idle long enough: a fresh burst");
     }
 
     #[test]

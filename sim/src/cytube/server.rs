@@ -75,8 +75,15 @@ impl FakeCytube {
     /// # Errors
     ///
     /// When a port cannot be bound.
+    ///
+    /// Its chat times start at the wall clock, as the real server's follow it:
+    /// a live bot stores recovered history lines at those times, and they must
+    /// fall inside its retention window.
     pub async fn start_local(config: FakeConfig) -> io::Result<(FakeCytube, String)> {
-        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(FAKE_EPOCH_UNIX_MS)));
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(FAKE_EPOCH_UNIX_MS, |elapsed| elapsed.as_millis() as i64);
+        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(now_ms)));
         let web = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let io = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let base = format!("http://127.0.0.1:{}", web.local_addr()?.port());
