@@ -54,10 +54,12 @@ pub fn history_of(fixture: &Fixture) -> Vec<ChatLine> {
         .collect()
 }
 
-/// A fixture's `msg` as its sender typed it: the server's tags and entities
-/// (named and numeric) undone, so the fake can format it again.
+/// A fixture's `msg` as its sender typed it: emotes back to their names (the
+/// server renders a channel emote as an `<img ... title="name" />`), the
+/// server's other tags and its entities (named and numeric) undone, so the
+/// fake can format it again.
 pub fn typed_text(msg: &str) -> String {
-    let plain = undo_server_markup(msg);
+    let plain = undo_server_markup(&emote_names(msg));
     let mut out = String::with_capacity(plain.len());
     let mut rest = plain.as_str();
     while let Some(at) = rest.find("&#") {
@@ -81,6 +83,23 @@ pub fn typed_text(msg: &str) -> String {
                 rest = tail;
             }
         }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `<img ...>` tag replaced by its `title` (an emote's name).
+fn emote_names(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(start) = rest.find("<img ") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else { break };
+        let tag = &rest[start..start + end];
+        if let Some(title) = tag.split("title=\"").nth(1).and_then(|t| t.split('"').next()) {
+            out.push_str(title);
+        }
+        rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
     out
@@ -222,5 +241,7 @@ mod tests {
         assert_eq!(typed_text("what&#39;s &#40;this&#41; &amp; &lt;b&gt;"), "what's (this) & <b>");
         assert_eq!(typed_text("&#zz; stays"), "&#zz; stays");
         assert_eq!(chat_key("what&#39;s *up*"), chat_key("what's <strong>up</strong>"));
+        let emote = r#"so good <img class="channel-emote" src="https://i.test/c.gif" title="catJAM" />"#;
+        assert_eq!(typed_text(emote), "so good catJAM");
     }
 }
