@@ -2,8 +2,9 @@
 //!
 //! Each fault is active over `[from_ms, until_ms)` of virtual time. Network
 //! faults are turmoil's (partition, hold, latency, crash, bounce); the rest are
-//! injected by the bus link (drop), the store (slow commits) and the chat
-//! stand-in (failing sends, mute). Every fault also says which events it may
+//! injected by the bus link (drop), the store (slow commits), the chat
+//! stand-in (failing sends, mute) and, with `chat = "cytube"`, the chat host
+//! (cuts, restarts, a throttled bot). Every fault also says which events it may
 //! lose and when the system should have recovered from it: that is what lets
 //! the invariants tell a declared loss from a bug.
 //!
