@@ -7,6 +7,7 @@
 //! - [`bus`]: the simulated NATS bus (server host and client transport).
 //! - [`cytube`]: a fake CyTube server (socket.io over tokio or turmoil TCP).
 //! - [`world`]: bus mode, the bot and db-service(s) on turmoil hosts.
+//! - [`chathost`]: `chat = "cytube"`, the fake on a host, simulated users, the bot's real client.
 //! - [`scenario`], [`fault`]: scenario files and the fault menu.
 //! - [`standin`], [`faulty_link`]: the chat stand-in and the dropping link.
 //! - [`invariants`]: what correct means, checked after every run.
@@ -16,6 +17,7 @@
 //! - [`nats_server`]: a nats-server child process for live tests and benches.
 
 pub mod bus;
+pub mod chathost;
 pub mod cytube;
 pub mod direct;
 pub mod error;

@@ -121,7 +121,7 @@ impl Prepared {
         let trace = Trace::new(true);
         let start = fixture.header.start_unix_ms;
 
-        let (mut outbox, mut dropped_by_faults) = (None, 0);
+        let (mut outbox, mut dropped_by_faults, mut chat_log) = (None, 0, None);
         let (report, chat, services, host_error, store) = match mode {
             Mode::Direct => {
                 let store = Store::open_in_memory(unix_seconds(start))?;
@@ -139,6 +139,7 @@ impl Prepared {
                     seed,
                     tick_ms: self.scenario.tick_ms,
                     trace: trace.clone(),
+                    chat: self.scenario.chat,
                 };
                 let outcome = run.run();
                 let (report, chat) = match outcome.bot {
@@ -149,6 +150,7 @@ impl Prepared {
                     }
                     None => (ReplayReport::default(), ChatStandIn::new(&faults, start)),
                 };
+                chat_log = outcome.chat_log;
                 (report, chat, outcome.services, outcome.host_error, outcome.store)
             }
         };
@@ -174,6 +176,7 @@ impl Prepared {
             trace: &records,
             start_unix_ms: start,
             end_ms: fixture.end_ms(),
+            cytube: chat_log.as_deref().map(|log| invariants::CytubeView { bot: &fixture.header.bot, log }),
         });
         let passed = match &expected_violation {
             None => verdicts.iter().all(|v| v.holds),

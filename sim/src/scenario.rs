@@ -11,6 +11,7 @@
 //! protocol = "v0.5"                   # hardened | v0.5
 //! db_services = 1                     # db-service hosts: db, db2, ...
 //! expect_violation = "said_once"      # omit: every invariant must hold
+//! chat = "standin"                    # standin | cytube (a fake CyTube host, bus mode)
 //!
 //! [[faults]]
 //! kind = "drop"                       # see Fault for every kind and its keys
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use rosey::bot::Protocol;
 use serde::Deserialize;
 
+use crate::chathost::ChatMode;
 use crate::error::{Result, SimError};
 use crate::fault::{Fault, FaultKind};
 
@@ -69,6 +71,9 @@ pub struct Scenario {
     /// The turmoil tick, ms: every network hop takes at least one.
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
+    /// The bot's chat: the in-process stand-in, or a fake CyTube server host.
+    #[serde(default)]
+    pub chat: ChatMode,
     /// Set by [`Scenario::load`]: the file it came from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -125,6 +130,7 @@ impl Scenario {
             faults: Vec::new(),
             swarm: None,
             tick_ms: default_tick_ms(),
+            chat: ChatMode::Standin,
             path: None,
         }
     }
@@ -156,8 +162,20 @@ impl Scenario {
                 return Err(format!("fault {:?} needs mode = \"bus\"", fault.kind()));
             }
         }
+        if self.chat == ChatMode::Cytube && self.mode != Mode::Bus {
+            return Err("chat = \"cytube\" needs mode = \"bus\"".into());
+        }
         for (index, fault) in self.faults.iter().enumerate() {
             fault.validate(self.db_services).map_err(|e| format!("faults[{index}]: {e}"))?;
+            match self.chat {
+                ChatMode::Standin if fault.needs_cytube() => {
+                    return Err(format!("faults[{index}]: {:?} needs chat = \"cytube\"", fault.kind()));
+                }
+                ChatMode::Cytube if fault.needs_standin() => {
+                    return Err(format!("faults[{index}]: {:?} needs chat = \"standin\"", fault.kind()));
+                }
+                _ => {}
+            }
         }
         if let Some(swarm) = &self.swarm {
             if swarm.menu.is_empty() {

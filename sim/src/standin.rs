@@ -32,6 +32,14 @@ impl ChatStandIn {
     }
 }
 
+impl ChatStandIn {
+    /// What a real chat server showed: the lines it broadcast from the bot and the
+    /// bot's attempts (`chat = "cytube"`, where the stand-in is not used).
+    pub fn recorded(said: Vec<SaidLine>, attempts: BTreeMap<String, u64>) -> ChatStandIn {
+        ChatStandIn { faults: Vec::new(), origin_unix_ms: 0, said, attempts }
+    }
+}
+
 impl ChatSink for ChatStandIn {
     fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         *self.attempts.entry(text.to_string()).or_default() += 1;

@@ -10,6 +10,12 @@
 //! and applies the network faults (partition, hold, latency, crash, restart)
 //! at their instants; the others are read from the schedule by the component
 //! they act on.
+//!
+//! With `chat = "cytube"` two more hosts join ([`crate::chathost`]): `chat`
+//! (the fake CyTube server; `chat_restart` crashes and bounces it) and
+//! `users` (the fixture's channel as simulated users, which also applies
+//! `chat_disconnect` and `chat_throttle`), and the bot's chat is its real
+//! CyTube client on turmoil TCP instead of the stand-in.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -18,8 +24,10 @@ use std::time::Duration;
 
 use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use rosey::clock::{unix_seconds, Clock};
+use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig};
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, OutboxStats};
+use rosey::live::LiveChannel;
 use rosey::service::{DbService, ServiceConfig, ServiceReport};
 use rosey::store::Store;
 use rosey::trace::{Trace, TraceEvent};
@@ -27,6 +35,8 @@ use rosey::transport::Transport;
 use tokio::sync::watch;
 
 use crate::bus::{SimBusOptions, SimTransport, BUS_ADDR};
+use crate::chathost::{self, ChatMode, CytubeSource, TurmoilDialer, CHAT_HOST};
+use crate::cytube::{ChatLine, FakeCytube};
 use crate::fault::{db_host_names, Fault, FaultSpec};
 use crate::faulty_link::FaultyLink;
 use crate::standin::ChatStandIn;
@@ -64,6 +74,7 @@ pub struct BusRun<'a> {
     pub seed: u64,
     pub tick_ms: u64,
     pub trace: Trace,
+    pub chat: ChatMode,
 }
 
 /// What the bot host hands back.
@@ -81,6 +92,8 @@ pub struct BusOutcome {
     /// A host failed or panicked, or the run did not settle in time.
     pub host_error: Option<String>,
     pub store: Option<Store>,
+    /// `chat = "cytube"`: every line the chat server broadcast.
+    pub chat_log: Option<Vec<ChatLine>>,
 }
 
 /// State the hosts share with each other and the driver (one thread: `Rc`).
@@ -134,19 +147,30 @@ impl BusRun<'_> {
                 )
             });
         }
-        sim.client("bot", bot_host(self, shared.clone()));
+        let fake = (self.chat == ChatMode::Cytube).then(|| chathost::fake_for(self.fixture));
+        if let Some(fake) = &fake {
+            let host = fake.clone();
+            sim.host(CHAT_HOST, move || {
+                let fake = host.clone();
+                async move { fake.serve_turmoil(chathost::WEB_PORT, chathost::IO_PORT).await }
+            });
+            let (fixture, fake, faults) = (self.fixture.clone(), fake.clone(), self.faults.to_vec());
+            sim.client("users", chathost::feeder::feed(fixture, fake, faults));
+        }
+        sim.client("bot", bot_host(self, shared.clone(), fake.clone()));
 
         let host_error = drive(&mut sim, self.faults).err();
         drop(sim);
         let store = Store::open(&db_path, unix_seconds(start)).ok();
         let bot = shared.bot.borrow_mut().take();
         let services = shared.services.borrow().clone();
-        BusOutcome { bot, services, host_error, store }
+        let chat_log = fake.map(|fake| fake.chat_log());
+        BusOutcome { bot, services, host_error, store, chat_log }
     }
 }
 
 fn failed(reason: String) -> BusOutcome {
-    BusOutcome { bot: None, services: Vec::new(), host_error: Some(reason), store: None }
+    BusOutcome { bot: None, services: Vec::new(), host_error: Some(reason), store: None, chat_log: None }
 }
 
 /// Steps the simulation, applying each network fault's start and end at its instant.
@@ -195,11 +219,16 @@ fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: boo
         FaultSpec::CrashDb { host } => sim.bounce(host.as_str()),
         FaultSpec::RestartBus if starts => sim.crash("bus"),
         FaultSpec::RestartBus => sim.bounce("bus"),
-        // Read from the schedule by the link, the store and the chat stand-in.
+        FaultSpec::ChatRestart if starts => sim.crash(CHAT_HOST),
+        FaultSpec::ChatRestart => sim.bounce(CHAT_HOST),
+        // Read from the schedule by the link, the store, the chat stand-in
+        // and the `users` host.
         FaultSpec::Drop { .. }
         | FaultSpec::SlowStore { .. }
         | FaultSpec::ChatFail
         | FaultSpec::Mute
+        | FaultSpec::ChatDisconnect
+        | FaultSpec::ChatThrottle
         | FaultSpec::Burst { .. } => {}
     }
 }
@@ -251,7 +280,11 @@ async fn service_host(
 }
 
 /// The bot: waits for the services, replays, settles, stops the services.
-fn bot_host(run: &BusRun<'_>, shared: Rc<HostsShared>) -> impl std::future::Future<Output = turmoil::Result> + 'static {
+fn bot_host(
+    run: &BusRun<'_>,
+    shared: Rc<HostsShared>,
+    fake: Option<FakeCytube>,
+) -> impl std::future::Future<Output = turmoil::Result> + 'static {
     let fixture = run.fixture.clone();
     let faults = run.faults.to_vec();
     let (protocol, services, seed, trace) = (run.protocol, run.db_services, run.seed, run.trace.clone());
@@ -271,9 +304,24 @@ fn bot_host(run: &BusRun<'_>, shared: Rc<HostsShared>) -> impl std::future::Futu
             trace.clone(),
         );
         let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, protocol);
-        let chat = ChatStandIn::new(&faults, header.start_unix_ms);
-        let runner = Runner::new(bot, &link, chat, timeline, trace.clone(), RunnerConfig::default());
-        let (report, chat, _bot) = runner.replay(&fixture).await;
+        let (report, chat) = match fake {
+            None => {
+                let chat = ChatStandIn::new(&faults, header.start_unix_ms);
+                let runner = Runner::new(bot, &link, chat, timeline, trace.clone(), RunnerConfig::default());
+                let (report, chat, _bot) = runner.replay(&fixture).await;
+                (report, chat)
+            }
+            Some(fake) => {
+                let session = Session::new(TurmoilDialer, chat_session(&fixture, seed)?);
+                let (live, sink) = LiveChannel::new(session);
+                let mut source = CytubeSource::new(live, &fixture);
+                let runner = Runner::new(bot, &link, sink, timeline, trace.clone(), RunnerConfig::default());
+                let (report, _sink, _bot) = runner.run(&mut source).await;
+                source.close().await;
+                let said = chathost::said_by_bot(&fake.chat_log(), &header.bot, &chathost::enqueued_texts(&fixture));
+                (report, ChatStandIn::recorded(said, attempts(&trace)))
+            }
+        };
 
         // Settle: the bus has every command, then the services drain and commit.
         let _ = tokio::time::timeout(Duration::from_secs(30), transport.round_trip()).await;
@@ -288,4 +336,29 @@ fn bot_host(run: &BusRun<'_>, shared: Rc<HostsShared>) -> impl std::future::Futu
         }
         Ok(())
     }
+}
+
+/// The bot's session with the `chat` host: the fixture's channel, logged in
+/// with the account the fake registered; the backoff's jitter from the seed.
+fn chat_session(fixture: &Fixture, seed: u64) -> Result<SessionConfig, Box<dyn std::error::Error>> {
+    let header = &fixture.header;
+    let url = format!("http://{CHAT_HOST}:{}/r/{}", chathost::WEB_PORT, header.channel);
+    let login = Login { name: header.bot.clone(), password: Some(Secret::new(chathost::BOT_PASSWORD)) };
+    let mut config = SessionConfig::new(ChannelUrl::parse(&url)?, Some(login));
+    config.seed = seed;
+    Ok(config)
+}
+
+/// Attempts to say each text, from the trace: every `say` but those held back
+/// for the throttle (never written).
+fn attempts(trace: &Trace) -> std::collections::BTreeMap<String, u64> {
+    let mut attempts = std::collections::BTreeMap::new();
+    for record in trace.records() {
+        if let TraceEvent::Say { text, outcome } = &record.event {
+            if !outcome.starts_with("held") {
+                *attempts.entry(text.clone()).or_default() += 1;
+            }
+        }
+    }
+    attempts
 }

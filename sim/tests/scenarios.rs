@@ -27,7 +27,7 @@ fn name(path: &Path) -> String {
 #[test]
 fn every_scenario_meets_its_expectation_and_replays_identically() {
     let paths = scenarios();
-    assert!(paths.len() >= 7, "expected the zoo, the swarm and the evening scenarios, found {paths:?}");
+    assert!(paths.len() >= 9, "expected the zoo, the swarm and the evening scenarios, found {paths:?}");
     for path in paths {
         let prepared = Prepared::load(&path, Mode::Bus).unwrap();
         let first = prepared.run(Overrides::default()).unwrap();
@@ -40,7 +40,7 @@ fn every_scenario_meets_its_expectation_and_replays_identically() {
 #[test]
 fn bug_zoo_fails_under_v05_and_passes_hardened() {
     let zoo: Vec<PathBuf> = scenarios().into_iter().filter(|p| name(p).starts_with("zoo-")).collect();
-    assert_eq!(zoo.len(), 5, "one scenario per v0.5.0 defect: {zoo:?}");
+    assert_eq!(zoo.len(), 6, "one scenario per v0.5.0 defect, and one across a chat reconnect: {zoo:?}");
     for path in zoo {
         let prepared = Prepared::load(&path, Mode::Bus).unwrap();
         let expected = prepared.scenario.expect_violation.clone().expect("a zoo scenario names its violation");

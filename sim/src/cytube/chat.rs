@@ -43,7 +43,8 @@ impl Fake {
         let now = self.now();
         let Some(user) = self.users.get_mut(&uid) else { return };
         let (name, rank, muted) = (user.name.clone(), user.rank(), user.muted);
-        if user.limiter.throttle(now) {
+        let forced = self.throttled.contains(&name.to_lowercase());
+        if forced || user.limiter.throttle(now) {
             *self.cooldowns.entry(name).or_default() += 1;
             self.emit(uid, "cooldown", &CHAT_COOLDOWN_MS);
             return;

@@ -120,6 +120,31 @@ impl FakeCytube {
         self.shared.with(|fake| fake.refuse = refuse);
     }
 
+    /// While on, every line from users named `name` (any case) is throttled:
+    /// dropped, and the sender told `cooldown`, as a stricter limit would.
+    pub fn throttle_user(&self, name: &str, on: bool) {
+        self.shared.with(|fake| {
+            if on {
+                fake.throttled.insert(name.to_lowercase());
+            } else {
+                fake.throttled.remove(&name.to_lowercase());
+            }
+        });
+    }
+
+    /// Puts `lines` into the chat history, as a channel's saved last lines
+    /// (the oldest first; only the last 15 are kept). Not in [`chat_log`](FakeCytube::chat_log).
+    pub fn seed_history(&self, lines: impl IntoIterator<Item = ChatLine>) {
+        self.shared.with(|fake| {
+            for line in lines {
+                fake.history.push_back(line);
+                while fake.history.len() > super::state::HISTORY_LINES {
+                    fake.history.pop_front();
+                }
+            }
+        });
+    }
+
     /// Turns the real per-IP connect bucket (5, one more per 10 s) on or off.
     pub fn set_connect_bucket(&self, enforce: bool) {
         self.shared.with(|fake| fake.config.connect_bucket = enforce);

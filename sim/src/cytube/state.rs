@@ -146,6 +146,9 @@ pub(crate) struct Fake {
     /// Cooldowns sent, by the sender's name (`""` for none).
     pub(crate) cooldowns: BTreeMap<String, u64>,
     pub(crate) refuse: bool,
+    /// Lower-cased names whose every line is throttled (the simulator's
+    /// `chat_throttle` fault): a stricter limit than the real one.
+    pub(crate) throttled: std::collections::BTreeSet<String>,
     pub(crate) stats: FakeStats,
     /// The accept loops ran before: a new start is a restart.
     pub(crate) started: bool,
@@ -171,6 +174,7 @@ impl Fake {
             last_guest_login: BTreeMap::new(),
             cooldowns: BTreeMap::new(),
             refuse: false,
+            throttled: std::collections::BTreeSet::new(),
             stats: FakeStats::default(),
             started: false,
             next_id: 1,

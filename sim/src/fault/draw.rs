@@ -48,6 +48,9 @@ pub fn draw(menu: &[FaultKind], count: usize, seed: u64, end_ms: i64, db_service
                 FaultKind::SlowStore => FaultSpec::SlowStore { commit_ms: rng.random_range(5..300) },
                 FaultKind::ChatFail => FaultSpec::ChatFail,
                 FaultKind::Mute => FaultSpec::Mute,
+                FaultKind::ChatDisconnect => FaultSpec::ChatDisconnect,
+                FaultKind::ChatRestart => FaultSpec::ChatRestart,
+                FaultKind::ChatThrottle => FaultSpec::ChatThrottle,
                 FaultKind::Burst => {
                     FaultSpec::Burst { lines: rng.random_range(100..2_000), user: default_burst_user() }
                 }

@@ -2,8 +2,9 @@
 //!
 //! Each fault is active over `[from_ms, until_ms)` of virtual time. Network
 //! faults are turmoil's (partition, hold, latency, crash, bounce); the rest are
-//! injected by the bus link (drop), the store (slow commits) and the chat
-//! stand-in (failing sends, mute). Every fault also says which events it may
+//! injected by the bus link (drop), the store (slow commits), the chat
+//! stand-in (failing sends, mute) and, with `chat = "cytube"`, the chat host
+//! (cuts, restarts, a throttled bot). Every fault also says which events it may
 //! lose and when the system should have recovered from it: that is what lets
 //! the invariants tell a declared loss from a bug.
 //!
@@ -31,6 +32,10 @@ pub const REQUEST_TIMEOUT_MS: i64 = DEFAULT_REQUEST_TIMEOUT.as_millis() as i64;
 /// After a db-service crash, how long until the hardened bot's next poll finds
 /// nobody listening and starts holding commands (one poll period, plus a tick).
 pub const UNHEARD_MS: i64 = rosey::bot::OUTBOUND_PERIOD_MS + 100;
+/// After a chat fault ends, how long the bot may take to be back in the channel: its
+/// reconnect backoff doubles up to 60 s, and a refused connect waits out the connect
+/// bucket (10 s plus a 2 s margin); then the handshake, join and login.
+pub const CHAT_RECOVERY_MS: i64 = 65_000;
 
 /// One scheduled fault: when, and what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +81,16 @@ pub enum FaultSpec {
     ChatFail,
     /// The bot is muted: sends fail with a permanent error.
     Mute,
+    /// `chat = "cytube"` only: the chat server cuts the bot's socket at
+    /// `from_ms` and refuses its connects (`44 Rate limit exceeded`) until `until_ms`.
+    ChatDisconnect,
+    /// `chat = "cytube"` only: the chat server's host crashes at `from_ms`
+    /// (every socket closed, every user gone) and starts again at `until_ms`
+    /// with its history; the channel's users come back 500 ms later.
+    ChatRestart,
+    /// `chat = "cytube"` only: the server drops every line from the bot, with
+    /// a `cooldown`, as a stricter throttle than the bot mirrors would.
+    ChatThrottle,
     /// `lines` extra chat lines from `user`, evenly spread over the window.
     Burst {
         lines: usize,
@@ -97,6 +112,9 @@ pub enum FaultKind {
     SlowStore,
     ChatFail,
     Mute,
+    ChatDisconnect,
+    ChatRestart,
+    ChatThrottle,
     Burst,
 }
 
@@ -124,6 +142,9 @@ impl FaultSpec {
             FaultSpec::SlowStore { .. } => FaultKind::SlowStore,
             FaultSpec::ChatFail => FaultKind::ChatFail,
             FaultSpec::Mute => FaultKind::Mute,
+            FaultSpec::ChatDisconnect => FaultKind::ChatDisconnect,
+            FaultSpec::ChatRestart => FaultKind::ChatRestart,
+            FaultSpec::ChatThrottle => FaultKind::ChatThrottle,
             FaultSpec::Burst { .. } => FaultKind::Burst,
         }
     }
@@ -147,9 +168,32 @@ impl Fault {
         self.from_ms <= t_ms && t_ms < self.until_ms
     }
 
-    /// Faults that only make sense with a bus (everything but bursts and chat faults).
+    /// Faults that only make sense with a bus (everything but bursts and the stand-in's chat faults).
     pub fn needs_bus(&self) -> bool {
         !matches!(self.what, FaultSpec::Burst { .. } | FaultSpec::ChatFail | FaultSpec::Mute)
+    }
+
+    /// Faults of the CyTube host, which need `chat = "cytube"`.
+    pub fn needs_cytube(&self) -> bool {
+        matches!(self.what, FaultSpec::ChatDisconnect | FaultSpec::ChatRestart | FaultSpec::ChatThrottle)
+    }
+
+    /// Faults that act on the chat stand-in or the fixture, which `chat = "cytube"` does not
+    /// model: the stand-in's failing sends and mute, and bursts (one simulated user's
+    /// thousands of lines would meet the server's throttle, not the bot's database path).
+    pub fn needs_standin(&self) -> bool {
+        matches!(self.what, FaultSpec::Burst { .. } | FaultSpec::ChatFail | FaultSpec::Mute)
+    }
+
+    /// For a chat fault: the span in which the bot may be away from the channel, so
+    /// users' joins and leaves are seen late (at the re-join's `userlist`) and chat
+    /// lines are recovered from the history (or, past its 15 lines, lost).
+    pub fn chat_away(&self) -> Option<(i64, i64)> {
+        let (from, until) = self.window();
+        match self.what {
+            FaultSpec::ChatDisconnect | FaultSpec::ChatRestart => Some((from, until + CHAT_RECOVERY_MS)),
+            _ => None,
+        }
     }
 
     /// The span of virtual time whose events this fault may lose, if any.
@@ -164,10 +208,13 @@ impl Fault {
                     Subject::ALL.into_iter().any(|s| s.is_channel_event() && pattern_covers(subject.as_deref(), s));
                 loses_events.then_some((from, until))
             }
+            // Users seen late; chat lines have their own rule (the history), see `chat_away`.
+            FaultSpec::ChatDisconnect | FaultSpec::ChatRestart => None,
             FaultSpec::Latency { .. }
             | FaultSpec::SlowStore { .. }
             | FaultSpec::ChatFail
             | FaultSpec::Mute
+            | FaultSpec::ChatThrottle
             | FaultSpec::Burst { .. } => None,
         }
     }
@@ -186,7 +233,13 @@ impl Fault {
             FaultSpec::Drop { subject, .. } => {
                 pattern_covers(subject.as_deref(), Subject::OutboundGet).then_some((from, until + REQUEST_TIMEOUT_MS))
             }
-            FaultSpec::SlowStore { .. } | FaultSpec::ChatFail | FaultSpec::Mute | FaultSpec::Burst { .. } => None,
+            FaultSpec::SlowStore { .. }
+            | FaultSpec::ChatFail
+            | FaultSpec::Mute
+            | FaultSpec::ChatDisconnect
+            | FaultSpec::ChatRestart
+            | FaultSpec::ChatThrottle
+            | FaultSpec::Burst { .. } => None,
         }
     }
 

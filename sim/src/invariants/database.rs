@@ -12,6 +12,9 @@ use crate::fault::Fault;
 const WHOLE_TABLES: [&str; 5] = ["user_stats", "channel_stats", "user_count_history", "recent_chat", "current_status"];
 
 pub(super) fn no_loss(o: &Observed<'_>) -> Result<(), Failure> {
+    if let Some(view) = &o.cytube {
+        return super::chat::no_loss(o, view);
+    }
     let windows: Vec<(i64, i64)> = o
         .faults
         .iter()
@@ -63,7 +66,7 @@ fn same_as_reference(o: &Observed<'_>) -> Result<(), Failure> {
 
 /// Appends the reference rows of `R`'s table that the run lacks and no window
 /// excuses; the first one's sends become the evidence.
-fn missing_rows<R: EventRow>(
+pub(super) fn missing_rows<R: EventRow>(
     o: &Observed<'_>,
     excused: &dyn Fn(i64) -> bool,
     missing: &mut Vec<String>,
@@ -94,6 +97,9 @@ fn describe_difference(name: &str, got: Option<&TableDump>, want: Option<&TableD
 }
 
 pub(super) fn counted_once(o: &Observed<'_>) -> Result<(), Failure> {
+    if let Some(view) = &o.cytube {
+        return super::chat::counted_once(o, view);
+    }
     let mut excess = Vec::new();
     let mut first_subject = None;
     excess_rows::<ChatRow>(o, &mut excess, &mut first_subject);
@@ -123,7 +129,7 @@ pub(super) fn counted_once(o: &Observed<'_>) -> Result<(), Failure> {
 }
 
 /// Appends the keys of `R`'s table the run has more often than direct mode.
-fn excess_rows<R: EventRow>(
+pub(super) fn excess_rows<R: EventRow>(
     o: &Observed<'_>,
     excess: &mut Vec<String>,
     first_subject: &mut Option<rosey::contract::Subject>,

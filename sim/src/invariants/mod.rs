@@ -10,6 +10,7 @@
 //! Invariants read typed trace records ([`TraceRecord`]) and typed rows
 //! ([`rows`]); the evidence they return is trace lines, as a person reads them.
 
+mod chat;
 mod database;
 mod outbound;
 pub mod rows;
@@ -85,6 +86,15 @@ pub struct Observed<'a> {
     pub trace: &'a [TraceRecord],
     pub start_unix_ms: i64,
     pub end_ms: i64,
+    /// `chat = "cytube"`: what the chat server broadcast, and the bot's name.
+    pub cytube: Option<CytubeView<'a>>,
+}
+
+/// The chat server's side of a `chat = "cytube"` run.
+pub struct CytubeView<'a> {
+    pub bot: &'a str,
+    /// Every line the server broadcast, in order, with its time.
+    pub log: &'a [crate::cytube::ChatLine],
 }
 
 impl Observed<'_> {

@@ -48,17 +48,22 @@ pub(super) fn said_once(o: &Observed<'_>) -> Result<(), Failure> {
     let Some((text, n)) = twice.first() else { return Ok(()) };
     let enqueued = allowed.get(*text).copied().unwrap_or(0);
     let detail = format!("{text:?} said {n} times, enqueued {enqueued} times ({} texts said too often)", twice.len());
-    let evidence = o.evidence(
-        4,
-        |event| matches!(event, TraceEvent::Say { text: said, outcome } if said == text && outcome == "said"),
-    );
+    let evidence = o.evidence(4, |event| {
+        matches!(event, TraceEvent::Say { text: said, outcome }
+            if said == text && (outcome == "said" || outcome.starts_with("sent")))
+    });
     Err(Failure::new(detail, evidence))
 }
 
 pub(super) fn said_eventually(o: &Observed<'_>) -> Result<(), Failure> {
     let heal = o.faults.iter().map(|f| o.start_unix_ms + f.until_ms).max().unwrap_or(0);
     let end = o.start_unix_ms + o.end_ms;
-    let transient_faults = o.faults.iter().any(|f| f.what == FaultSpec::ChatFail);
+    let transient_faults = o.faults.iter().any(|f| {
+        matches!(
+            f.what,
+            FaultSpec::ChatFail | FaultSpec::ChatDisconnect | FaultSpec::ChatRestart | FaultSpec::ChatThrottle
+        )
+    });
     let mut late = Vec::new();
     for row in OutboundRow::read_all(o.dump) {
         let enqueued_ms = row.timestamp * 1000;
