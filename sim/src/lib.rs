@@ -6,7 +6,7 @@
 //! - [`direct`]: direct mode, the bot calling the store itself, no bus.
 //! - [`bus`]: the simulated NATS bus (server host and client transport).
 //! - [`cytube`]: a fake CyTube server (socket.io over tokio or turmoil TCP).
-//! - [`world`]: bus mode, the bot and db-service(s) on turmoil hosts.
+//! - [`world`]: bus mode, the bot and db-service(s) on turmoil hosts; [`clock`]: virtual time there.
 //! - [`chathost`]: `chat = "cytube"`, the fake on a host, simulated users, the bot's real client.
 //! - [`scenario`], [`fault`]: scenario files and the fault menu.
 //! - [`standin`], [`faulty_link`]: the chat stand-in and the dropping link.
@@ -18,6 +18,7 @@
 
 pub mod bus;
 pub mod chathost;
+pub mod clock;
 pub mod cytube;
 pub mod direct;
 pub mod error;

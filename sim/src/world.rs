@@ -23,7 +23,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
-use rosey::clock::{unix_seconds, Clock};
+use rosey::clock::unix_seconds;
 use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig};
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, OutboxStats};
@@ -36,6 +36,7 @@ use tokio::sync::watch;
 
 use crate::bus::{SimBusOptions, SimTransport, BUS_ADDR};
 use crate::chathost::{self, ChatMode, CytubeSource, TurmoilDialer, CHAT_HOST};
+use crate::clock::{sim_now_ms, SimClock};
 use crate::cytube::{ChatLine, FakeCytube};
 use crate::fault::{db_host_names, Fault, FaultSpec};
 use crate::faulty_link::FaultyLink;
@@ -47,23 +48,6 @@ const BUS_PORT: u16 = 4222;
 const BASE_LATENCY: Duration = Duration::from_millis(2);
 /// How long past the replay's end the run may take to settle before it is a failure.
 const SETTLE: Duration = Duration::from_secs(120);
-
-/// Virtual ms since the simulation started, from inside a host.
-pub fn sim_now_ms() -> i64 {
-    turmoil::sim_elapsed().map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
-
-/// The service's clock under simulation: the run's start plus virtual time.
-#[derive(Debug, Clone, Copy)]
-struct SimClock {
-    start_unix_ms: i64,
-}
-
-impl Clock for SimClock {
-    fn now_ms(&self) -> i64 {
-        self.start_unix_ms + sim_now_ms()
-    }
-}
 
 /// What a bus run needs.
 pub struct BusRun<'a> {

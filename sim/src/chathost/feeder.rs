@@ -21,9 +21,9 @@ use rosey::cytube::echo::undo_server_markup;
 use rosey::cytube::ChatEvent;
 use rosey::fixture::Fixture;
 
+use crate::clock::sim_now_ms;
 use crate::cytube::{ChatLine, ChatMeta, FakeCytube};
 use crate::fault::{Fault, FaultSpec};
-use crate::world::sim_now_ms;
 
 /// After a restart's `until_ms`, when the channel's users are back.
 pub const USERS_BACK_MS: i64 = 500;

@@ -18,7 +18,7 @@
 //! the echo of the bot's own lines, which the bot stores as chat. Playlist
 //! events, permissions and mutes of the fixture are not replayed (the fake
 //! has no playlist; a muted simulated user's lines would not be broadcast).
-//! The invariants compare what is comparable ([`crate::invariants`]).
+//! The invariants compare what is comparable (see the invariants' `chat` module).
 
 mod dialer;
 pub mod feeder;

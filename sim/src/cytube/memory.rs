@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 
-use super::server::Listener;
+use super::listener::Listener;
 
 /// Bytes a pipe buffers each way.
 const PIPE_BUFFER: usize = 256 * 1024;

@@ -85,7 +85,8 @@
 //! - `config`: [`FakeConfig`], [`Account`], the clocks.
 //! - `packet`: Engine.IO / socket.io text packets.
 //! - `http`: the request head, socketconfig, the handshake checks.
-//! - `server`: [`Listener`], the accept loops, the timer task.
+//! - `listener`: [`Listener`], over tokio, turmoil and in-memory sockets.
+//! - `server`: the accept loops, the timer task.
 //! - `memory`: in-memory pipes as listeners, for paused-time tests.
 //! - `socket`: one websocket's task (pings, packets, its queue).
 //! - `state`: the state behind one lock; [`FakeStats`].
@@ -105,6 +106,7 @@ mod control;
 mod format;
 mod http;
 mod limiter;
+mod listener;
 mod login;
 mod memory;
 mod packet;
@@ -116,7 +118,8 @@ mod state;
 
 pub use config::{Account, FakeClock, FakeConfig, TokioClock, TurmoilClock};
 pub use control::FakeCytube;
+pub use listener::Listener;
 pub use memory::{memory_listener, MemoryConnector, MemoryListener, MemoryPorts};
 pub use payload::{ChatLine, ChatMeta};
-pub use server::{Listener, FAKE_EPOCH_UNIX_MS};
+pub use server::FAKE_EPOCH_UNIX_MS;
 pub use state::FakeStats;

@@ -3,7 +3,6 @@
 //! socketconfig, the socket.io port upgrades `/socket.io/` to a websocket.
 
 use std::error::Error;
-use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -14,49 +13,10 @@ use tokio_websockets::{Limits, ServerBuilder};
 use super::config::{FakeConfig, TokioClock, TurmoilClock};
 use super::control::FakeCytube;
 use super::http::{self, Rewind};
+use super::listener::Listener;
 use super::memory::{memory_listener, MemoryPorts};
 use super::socket;
 use super::state::Shared;
-
-/// Something that accepts connections: a TCP listener, real or simulated.
-pub trait Listener {
-    /// A connection's stream.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-
-    /// The next connection and its peer.
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
-
-    /// The port it listens on.
-    ///
-    /// # Errors
-    ///
-    /// When the socket has no local address.
-    fn local_port(&self) -> io::Result<u16>;
-}
-
-impl Listener for tokio::net::TcpListener {
-    type Stream = tokio::net::TcpStream;
-
-    async fn accept(&mut self) -> io::Result<(tokio::net::TcpStream, SocketAddr)> {
-        tokio::net::TcpListener::accept(self).await
-    }
-
-    fn local_port(&self) -> io::Result<u16> {
-        Ok(self.local_addr()?.port())
-    }
-}
-
-impl Listener for turmoil::net::TcpListener {
-    type Stream = turmoil::net::TcpStream;
-
-    async fn accept(&mut self) -> io::Result<(turmoil::net::TcpStream, SocketAddr)> {
-        turmoil::net::TcpListener::accept(self).await
-    }
-
-    fn local_port(&self) -> io::Result<u16> {
-        Ok(self.local_addr()?.port())
-    }
-}
 
 /// Aborts a task when dropped, so the timer task ends with the server.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -12,9 +12,6 @@ use crate::fault::Fault;
 const WHOLE_TABLES: [&str; 5] = ["user_stats", "channel_stats", "user_count_history", "recent_chat", "current_status"];
 
 pub(super) fn no_loss(o: &Observed<'_>) -> Result<(), Failure> {
-    if let Some(view) = &o.cytube {
-        return super::chat::no_loss(o, view);
-    }
     let windows: Vec<(i64, i64)> = o
         .faults
         .iter()
@@ -97,9 +94,6 @@ fn describe_difference(name: &str, got: Option<&TableDump>, want: Option<&TableD
 }
 
 pub(super) fn counted_once(o: &Observed<'_>) -> Result<(), Failure> {
-    if let Some(view) = &o.cytube {
-        return super::chat::counted_once(o, view);
-    }
     let mut excess = Vec::new();
     let mut first_subject = None;
     excess_rows::<ChatRow>(o, &mut excess, &mut first_subject);
