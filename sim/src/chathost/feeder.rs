@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use rosey::cytube::echo::undo_server_markup;
+use rosey::cytube::echo::typed_text;
 use rosey::cytube::ChatEvent;
 use rosey::fixture::Fixture;
 
@@ -51,69 +51,6 @@ pub fn history_of(fixture: &Fixture) -> Vec<ChatLine> {
             }),
             _ => None,
         })
-        .collect()
-}
-
-/// A fixture's `msg` as its sender typed it: emotes back to their names (the
-/// server renders a channel emote as an `<img ... title="name" />`), the
-/// server's other tags and its entities (named and numeric) undone, so the
-/// fake can format it again.
-pub fn typed_text(msg: &str) -> String {
-    let plain = undo_server_markup(&emote_names(msg));
-    let mut out = String::with_capacity(plain.len());
-    let mut rest = plain.as_str();
-    while let Some(at) = rest.find("&#") {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at + 2..];
-        let decoded = tail.find(';').and_then(|end| {
-            let code = &tail[..end];
-            let value = match code.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                None => code.parse().ok(),
-            };
-            value.and_then(char::from_u32).map(|c| (c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &tail[end + 1..];
-            }
-            None => {
-                out.push_str("&#");
-                rest = tail;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every `<img ...>` tag replaced by its `title` (an emote's name).
-fn emote_names(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    while let Some(start) = rest.find("<img ") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find('>') else { break };
-        let tag = &rest[start..start + end];
-        if let Some(title) = tag.split("title=\"").nth(1).and_then(|t| t.split('"').next()) {
-            out.push_str(title);
-        }
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// What two renderings of one chat line agree on (the fixture's and the
-/// fake's escaping and filters differ): the typed text without the default
-/// filters' marker characters.
-pub fn chat_key(msg: &str) -> String {
-    typed_text(msg)
-        .replace("[sp]", "")
-        .replace("[/sp]", "")
-        .chars()
-        .filter(|c| !matches!(c, '_' | '*' | '`' | '~'))
         .collect()
 }
 
@@ -229,19 +166,5 @@ impl Users<'_> {
             }
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typed_text_undoes_named_and_numeric_entities() {
-        assert_eq!(typed_text("what&#39;s &#40;this&#41; &amp; &lt;b&gt;"), "what's (this) & <b>");
-        assert_eq!(typed_text("&#zz; stays"), "&#zz; stays");
-        assert_eq!(chat_key("what&#39;s *up*"), chat_key("what's <strong>up</strong>"));
-        let emote = r#"so good <img class="channel-emote" src="https://i.test/c.gif" title="catJAM" />"#;
-        assert_eq!(typed_text(emote), "so good catJAM");
     }
 }

@@ -30,9 +30,9 @@ use rosey::trace::TraceEvent;
 use super::database::{excess_rows, missing_rows};
 use super::rows::{self, ChatRow, OutboundRow, UserRow};
 use super::{CytubeView, Failure, Observed};
-use crate::chathost::feeder::chat_key;
 use crate::cytube::ChatLine;
 use crate::fault::{Fault, FaultSpec};
+use rosey::cytube::echo::comparable as chat_key;
 
 /// Lines the history replays on a join.
 const HISTORY_LINES: usize = 15;
