@@ -166,7 +166,9 @@ impl Scenario {
             return Err("chat = \"cytube\" needs mode = \"bus\"".into());
         }
         for (index, fault) in self.faults.iter().enumerate() {
-            fault.validate(self.db_services).map_err(|e| format!("faults[{index}]: {e}"))?;
+            fault
+                .validate(self.db_services, self.chat == ChatMode::Cytube)
+                .map_err(|e| format!("faults[{index}]: {e}"))?;
             match self.chat {
                 ChatMode::Standin if fault.needs_cytube() => {
                     return Err(format!("faults[{index}]: {:?} needs chat = \"cytube\"", fault.kind()));

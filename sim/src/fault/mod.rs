@@ -248,20 +248,23 @@ impl Fault {
     /// # Errors
     ///
     /// A sentence naming the bad value and what is allowed.
-    pub fn validate(&self, db_services: usize) -> Result<(), String> {
+    pub fn validate(&self, db_services: usize, chat_host: bool) -> Result<(), String> {
         let (from, until) = self.window();
         if from < 0 || until <= from {
             return Err(format!("the window must satisfy 0 <= from_ms < until_ms, got {from}..{until}"));
         }
-        let host_ok = |h: &str| matches!(h, "bot" | "bus") || db_host_names(db_services).iter().any(|name| name == h);
+        // With a CyTube host, a partition or hold between `bot` and `chat`
+        // cuts or stalls the chat connection itself.
+        let mut hosts: Vec<String> = ["bot", "bus"].iter().map(|h| h.to_string()).collect();
+        hosts.extend(db_host_names(db_services));
+        if chat_host {
+            hosts.push(crate::chathost::CHAT_HOST.to_string());
+        }
         match &self.what {
             FaultSpec::Partition { a, b, .. } | FaultSpec::Hold { a, b } | FaultSpec::Latency { a, b, .. } => {
                 for host in [a, b] {
-                    if !host_ok(host) {
-                        return Err(format!(
-                            "unknown host {host:?} (hosts: bot, bus, {})",
-                            db_host_names(db_services).join(", ")
-                        ));
+                    if !hosts.contains(host) {
+                        return Err(format!("unknown host {host:?} (hosts: {})", hosts.join(", ")));
                     }
                 }
                 if a == b {
