@@ -2,20 +2,37 @@
 //! binary share them. Each takes resolved [`Settings`](crate::config::Settings)
 //! and, where it runs until told to stop, a shutdown future.
 
+//!
+//! The commands that speak to a nats-server need the `nats` feature (on by
+//! default); the simulator builds without it, and uses only the
+//! protocol mappings, the duration parser and [`clap_exit`].
+
+#[cfg(feature = "nats")]
 mod bot;
+#[cfg(feature = "nats")]
 mod db_service;
 mod duration;
+#[cfg(feature = "nats")]
 mod loadtest;
+mod protocol;
 mod record;
+#[cfg(feature = "nats")]
 mod say;
+#[cfg(feature = "nats")]
 mod watch;
 
-pub use bot::{bot_session_config, outbox_for, run_bot, BotMode, ChatSpec, Speed};
-pub use db_service::{run_db_service, service_config};
+#[cfg(feature = "nats")]
+pub use bot::{bot_session_config, run_bot, BotMode, ChatSpec, Speed};
+#[cfg(feature = "nats")]
+pub use db_service::run_db_service;
 pub use duration::parse_duration;
+#[cfg(feature = "nats")]
 pub use loadtest::{loadtest, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
+pub use protocol::{outbox_for, service_config};
 pub use record::{record, RecordArgs, RecordReport};
+#[cfg(feature = "nats")]
 pub use say::say;
+#[cfg(feature = "nats")]
 pub use watch::watch;
 
 /// Turns a clap parse failure into the process's exit: help and version print

@@ -5,7 +5,9 @@
 //! speaks to a live nats-server through async-nats; the simulator's bus client
 //! (crate `rosey-sim`) is the second implementation and runs inside turmoil.
 
+#[cfg(feature = "nats")]
 mod nats;
+mod options;
 mod url;
 
 use std::future::Future;
@@ -13,7 +15,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use nats::{NatsOptions, NatsTransport};
+#[cfg(feature = "nats")]
+pub use nats::NatsTransport;
+pub use options::NatsOptions;
 pub use url::{hidden as hidden_secret, redact as redact_url, ServerList, UrlAuth};
 
 /// How long a [`Transport::round_trip`] may take before it is reported as

@@ -10,7 +10,8 @@ use std::time::Duration;
 pub use chat_spec::{ChatSpec, Speed};
 pub use live::bot_session_config;
 
-use crate::bot::{Bot, InstantTimeline, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
+use super::protocol::outbox_for;
+use crate::bot::{Bot, InstantTimeline, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use crate::chat::{RecordingChat, SaidLine};
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
@@ -106,15 +107,6 @@ impl Source {
             Source::Replay(fixture, speed) => Ok(replay(settings, fixture, *speed, link, stop).await),
             Source::Live(channel, start) => live::run_live(settings, channel, *start, link, stop).await,
         }
-    }
-}
-
-/// The bus link's outbox under `protocol`: the hardened protocol holds
-/// commands while no db-service listens; v0.5.0 published them into the void.
-pub fn outbox_for(protocol: Protocol) -> Outbox {
-    match protocol {
-        Protocol::Hardened => Outbox::Hold,
-        Protocol::V05 => Outbox::None,
     }
 }
 

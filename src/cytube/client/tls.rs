@@ -3,16 +3,22 @@
 //!
 //! The roots are the system's (rustls-native-certs, as async-nats uses), loaded once per
 //! session on first use; the crypto provider is ring, which async-nats already builds. Tests
-//! and the simulator use plain http and never reach this code.
+//! and the simulator use plain http and never reach this code: a build without the `tls`
+//! feature (the simulator's) has no rustls at all and refuses secure endpoints with an
+//! error that says so.
 
 use std::io;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::pki_types::ServerName;
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
 
 use super::error::CytubeError;
@@ -22,21 +28,50 @@ use super::url::Endpoint;
 #[derive(Debug)]
 pub enum MaybeTls<S> {
     Plain(S),
+    #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<S>>),
 }
 
 /// The session's TLS client configuration, built on first use and shared by its attempts.
 #[derive(Clone, Default)]
 pub(crate) struct Tls {
+    #[cfg(feature = "tls")]
     connector: Arc<OnceLock<TlsConnector>>,
 }
 
+#[cfg(not(feature = "tls"))]
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls(not built)")
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+impl Tls {
+    /// Plain endpoints only: this build has no TLS.
+    pub(crate) async fn wrap<S>(&self, stream: S, endpoint: &Endpoint) -> Result<MaybeTls<S>, CytubeError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        if !endpoint.secure {
+            return Ok(MaybeTls::Plain(stream));
+        }
+        let source = io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this build has no TLS (built without the `tls` feature): use an http:// channel, or the rosey binary",
+        );
+        Err(CytubeError::Tls { host: endpoint.host.clone(), source })
+    }
+}
+
+#[cfg(feature = "tls")]
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tls").field("loaded", &self.connector.get().is_some()).finish()
     }
 }
 
+#[cfg(feature = "tls")]
 impl Tls {
     /// Wraps `stream` in TLS when `endpoint` is secure.
     pub(crate) async fn wrap<S>(&self, stream: S, endpoint: &Endpoint) -> Result<MaybeTls<S>, CytubeError>
@@ -80,6 +115,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             MaybeTls::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
         }
     }
@@ -89,6 +125,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             MaybeTls::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             MaybeTls::Tls(stream) => Pin::new(stream).poll_write(cx, buf),
         }
     }
@@ -96,6 +133,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            #[cfg(feature = "tls")]
             MaybeTls::Tls(stream) => Pin::new(stream).poll_flush(cx),
         }
     }
@@ -103,6 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             MaybeTls::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
         }
     }
