@@ -2,7 +2,8 @@
 //! when the server's echo arrives; a poll that returns it meanwhile does not
 //! say it again; an earlier line whose echo is skipped was dropped by the
 //! server; a line in flight when the socket dropped is decided by the
-//! re-join's history.
+//! re-join's history; a line that timed out is still confirmed by a late
+//! echo, and its retry does not say it again.
 
 use rosey::bot::{Bot, Protocol, ECHO_TIMEOUT_MS};
 use rosey::chat::{ChatSink, SayError, SayOutcome};
@@ -77,6 +78,40 @@ fn a_skipped_echo_was_dropped_and_a_missing_one_expires() {
     );
     let late = bot.outbound.expire_echoes(2_000 + ECHO_TIMEOUT_MS);
     assert!(matches!(&late[..], [Command::MarkFailed(MarkFailed { message_id: 3, permanent: false, .. })]), "{late:?}");
+}
+
+/// Seen against the real CyTube paused for 15 s: it echoed the line when it
+/// resumed, after the bot had marked it not echoed.
+#[test]
+fn a_late_echo_confirms_a_timed_out_line_and_its_retry_is_not_said() {
+    let mut bot = joined_bot();
+    let mut sink = LiveSink::default();
+    let state = bot.state.clone();
+    bot.outbound.on_rows(&[row(1, "into a frozen server")], &state, &mut sink, 2_000);
+    let timed_out = bot.outbound.expire_echoes(2_000 + ECHO_TIMEOUT_MS);
+    assert!(matches!(&timed_out[..], [Command::MarkFailed(MarkFailed { message_id: 1, permanent: false, .. })]));
+    let at = 2_000 + ECHO_TIMEOUT_MS + 3_000;
+    let out = marks(bot.handle(&echo("into a frozen server", at), at));
+    assert_eq!(out, [Command::MarkSent(MarkSent { message_id: 1, at_ms: Some(at) })]);
+    // A poll that still returns it (the mark not applied yet) resends the mark, not the line.
+    let again = bot.outbound.on_rows(&[row(1, "into a frozen server")], &state, &mut sink, at + 2_000);
+    assert_eq!(again, [Command::MarkSent(MarkSent { message_id: 1, at_ms: Some(at) })]);
+    assert_eq!(sink.written.len(), 1);
+}
+
+#[test]
+fn a_retried_line_is_no_longer_confirmed_by_its_first_sending() {
+    let mut bot = joined_bot();
+    let mut sink = LiveSink::default();
+    let state = bot.state.clone();
+    bot.outbound.on_rows(&[row(1, "twice")], &state, &mut sink, 0);
+    bot.outbound.expire_echoes(ECHO_TIMEOUT_MS);
+    // The retry says it again: from now on only the new sending is awaited.
+    bot.outbound.on_rows(&[row(1, "twice")], &state, &mut sink, 120_000);
+    assert_eq!(sink.written.len(), 2);
+    assert_eq!(bot.outbound.awaiting_echo(), 1);
+    let out = marks(bot.handle(&echo("twice", 120_100), 120_100));
+    assert_eq!(out, [Command::MarkSent(MarkSent { message_id: 1, at_ms: Some(120_100) })]);
 }
 
 #[test]

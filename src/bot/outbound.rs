@@ -127,6 +127,7 @@ impl Outbound {
                 if self.awaiting.contains(row.id) {
                     continue;
                 }
+                self.awaiting.forget_late(row.id);
             }
             let outcome = state
                 .may_chat()

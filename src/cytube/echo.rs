@@ -11,6 +11,14 @@
 //! the server's, since the user's `<` arrive escaped) and cutting the sent
 //! text the same way makes the two comparable; the filters' marker characters
 //! are left out on both sides, since the server keeps the unpaired ones.
+//!
+//! Before any of that (`chat.js` `handleChatMsg`, after the cut) the server
+//! replaces each run of ASCII control characters (`\x00`-`\x1f`: tabs,
+//! newlines) with one space, drops a line that is then blank, and runs a line
+//! starting with `/` and a known command as that command: `/me`, `/sp`,
+//! `/say`, `/shout`, `/rcv` and `/a` echo their text without the command word;
+//! `/afk`, `/clear`, `/mute`, `/smute`, `/unmute` and `/unsmute` echo no chat
+//! line at all. [`echoed_text`] is what of a sent line comes back.
 
 /// The longest line the server keeps, in UTF-16 code units.
 pub const MAX_CHAT_UNITS: usize = 320;
@@ -31,6 +39,76 @@ pub fn server_cut(text: &str) -> &str {
         }
     }
     text
+}
+
+/// The commands (`chat.js` `registerCommand`) whose text comes back as a
+/// chat line without the command word (`/me`, `/sp`, `/say` and its aliases,
+/// `/a`); `/say` needs rank 1.5 and `/a` a site admin, else nothing comes back.
+const ECHOING_COMMANDS: [&str; 6] = ["me", "sp", "say", "shout", "rcv", "a"];
+/// The commands that echo no chat line (they toggle AFK, clear the chat, mute).
+pub const SILENT_COMMANDS: [&str; 6] = ["afk", "clear", "mute", "smute", "unmute", "unsmute"];
+
+/// What the server makes of a sent line before escaping and filtering it:
+/// the text its echo carries, or `None` when no chat line comes back (a
+/// blank line, or a command in [`SILENT_COMMANDS`]). Cut at 320 units first,
+/// then control characters collapsed, then the command word taken off.
+pub fn echoed_text(sent: &str) -> Option<String> {
+    server_reading(sent).0
+}
+
+/// How many times the server's chat throttle counts the line: once, plus
+/// once per echoing command word taken off (`processChatMsg` runs again on
+/// the rest, throttle included, so `/me hi` counts twice).
+pub fn throttle_passes(sent: &str) -> u32 {
+    server_reading(sent).1
+}
+
+/// [`echoed_text`] and [`throttle_passes`].
+fn server_reading(sent: &str) -> (Option<String>, u32) {
+    let mut line = String::with_capacity(sent.len());
+    let mut in_controls = false;
+    for ch in server_cut(sent).chars() {
+        if ch <= '\u{1f}' {
+            if !in_controls {
+                line.push(' ');
+            }
+            in_controls = true;
+        } else {
+            line.push(ch);
+            in_controls = false;
+        }
+    }
+    if line.trim().is_empty() {
+        return (None, 0);
+    }
+    let mut passes = 1;
+    loop {
+        let Some(command_line) = line.strip_prefix('/') else { return (Some(line), passes) };
+        let (command, text) = command_line.split_once(' ').unwrap_or((command_line, ""));
+        if SILENT_COMMANDS.contains(&command) {
+            return (None, passes);
+        }
+        if !ECHOING_COMMANDS.contains(&command) {
+            return (Some(line), passes);
+        }
+        line = text.to_string();
+        passes += 1;
+    }
+}
+
+/// The command word of a line the server answers with no chat line, or
+/// `"blank"` for a line that is blank once control characters are spaces.
+pub fn silent_reason(sent: &str) -> Option<String> {
+    if echoed_text(sent).is_some() {
+        return None;
+    }
+    let line = server_cut(sent).trim_start();
+    match line.strip_prefix('/') {
+        Some(rest) if !line.trim().is_empty() => {
+            Some(format!("/{}", rest.split(|c: char| c == ' ' || c <= '\u{1f}').next().unwrap_or(rest)))
+        }
+        _ => Some("blank".to_string()),
+    }
 }
 
 /// A chat line as the server rendered it (an echo, a history line, a
@@ -114,7 +192,7 @@ pub fn comparable(rendered: &str) -> String {
 
 /// Whether the server's `echo` is the line `sent`.
 pub fn is_echo_of(echo: &str, sent: &str) -> bool {
-    comparable(echo) == without_filter_marks(server_cut(sent))
+    echoed_text(sent).is_some_and(|text| comparable(echo) == without_filter_marks(&text))
 }
 
 #[cfg(test)]
@@ -152,5 +230,29 @@ mod tests {
         assert_eq!(server_len(server_cut(&emoji)), 320);
         assert!(is_echo_of(&"y".repeat(320), &"y".repeat(330)));
         assert_eq!(server_len("héllo"), 5);
+    }
+
+    /// What the real server (3.86.0) echoed when the bot said these lines.
+    #[test]
+    fn control_characters_and_commands_are_undone_like_the_server() {
+        assert!(is_echo_of("tab here newline", "tab\there\nnewline"));
+        assert!(is_echo_of("a b", "a\r\n\tb"));
+        assert!(is_echo_of("waves from rosey", "/me waves from rosey"));
+        assert!(is_echo_of("spoiled", "/sp spoiled"));
+        assert!(is_echo_of("hear ye", "/shout hear ye"));
+        assert!(!is_echo_of("/me waves", "/me waves"));
+        assert!(is_echo_of("/unknown stays", "/unknown stays"));
+        assert!(is_echo_of("&gt;green", ">green"));
+        assert_eq!(echoed_text("/me"), Some(String::new()));
+        assert_eq!(echoed_text("/me /sp nested"), Some("nested".to_string()));
+        assert_eq!(echoed_text("/me /afk"), None);
+        assert_eq!((throttle_passes("hi"), throttle_passes("/me hi"), throttle_passes("/me /sp hi")), (1, 2, 3));
+        assert_eq!(echoed_text("/afk"), None);
+        assert_eq!(echoed_text("/clear now"), None);
+        assert_eq!(echoed_text(" \n\t "), None);
+        assert_eq!(silent_reason("/afk"), Some("/afk".to_string()));
+        assert_eq!(silent_reason("/mute\tbob"), Some("/mute".to_string()));
+        assert_eq!(silent_reason("\n"), Some("blank".to_string()));
+        assert_eq!(silent_reason("/me hi"), None);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::chat::{ChatSink, SaidLine, SayError, SayOutcome};
-use crate::cytube::echo::{server_len, MAX_CHAT_UNITS};
+use crate::cytube::echo::{server_len, silent_reason, throttle_passes, MAX_CHAT_UNITS};
 
 /// CyTube's chat throttle (`utilities.js` `newRateLimiter` with `chat.js`
 /// `MIN_ANTIFLOOD`): a burst of 20 lines; past it one line per 100 ms; a
@@ -44,6 +44,19 @@ impl Throttle {
         self.last_ms = Some(at_ms);
         true
     }
+
+    /// Whether a line the server counts `passes` times (see
+    /// [`throttle_passes`]) may be sent at `at_ms`; counts it only when so.
+    /// The passes come at once, so past the burst a line of two never fits:
+    /// it waits for a fresh burst, as the server would drop it.
+    pub fn take_passes(&mut self, at_ms: i64, passes: u32) -> bool {
+        let mut probe = self.clone();
+        if (0..passes).all(|_| probe.take(at_ms)) {
+            *self = probe;
+            return true;
+        }
+        false
+    }
 }
 
 /// What the sink and the source share.
@@ -74,8 +87,11 @@ impl LiveSink {
 impl ChatSink for LiveSink {
     /// A line longer than the server keeps is refused for good rather than
     /// cut (or split into parts a reader would have to reassemble): the
-    /// operator shortens it. A line the server would throttle waits for a
-    /// later poll; anything else is queued and awaits its echo.
+    /// operator shortens it. So is a line the server answers with no chat
+    /// line (a blank one, or a command such as `/afk` or `/clear`): no echo
+    /// could confirm it, and every retry would run the command again. A line
+    /// the server would throttle waits for a later poll; anything else is
+    /// queued and awaits its echo.
     fn say(&mut self, at_ms: i64, text: &str) -> Result<SayOutcome, SayError> {
         let length = server_len(text);
         if length > MAX_CHAT_UNITS {
@@ -83,11 +99,19 @@ impl ChatSink for LiveSink {
                 "{length} characters; CyTube keeps at most {MAX_CHAT_UNITS}: shorten the message"
             )));
         }
+        if let Some(reason) = silent_reason(text) {
+            let what = if reason == "blank" {
+                "a blank line (once control characters are spaces); CyTube drops it".to_string()
+            } else {
+                format!("CyTube runs {reason} as a command and echoes no chat line, so the bot could not confirm it")
+            };
+            return Err(SayError::permanent(format!("{what}: not sent")));
+        }
         let mut shared = self.shared.borrow_mut();
         if !shared.connected {
             return Err(SayError::transient("not connected"));
         }
-        if !shared.throttle.take(at_ms) {
+        if !shared.throttle.take_passes(at_ms, throttle_passes(text)) {
             return Ok(SayOutcome::Held);
         }
         shared.outgoing.push_back(text.to_string());
@@ -117,6 +141,15 @@ mod tests {
     }
 
     #[test]
+    fn a_me_line_counts_twice_and_never_fits_past_the_burst() {
+        let mut throttle = Throttle::default();
+        assert_eq!((0..15).filter(|_| throttle.take_passes(1_000, 2)).count(), 10);
+        assert!(!throttle.take_passes(1_400, 2), "past the burst the second pass comes too soon");
+        assert!(throttle.take_passes(1_400, 1), "a refused line counted nothing");
+        assert!(throttle.take_passes(4_000, 2), "cooled down: a fresh burst");
+    }
+
+    #[test]
     fn long_lines_are_refused_for_good_and_a_dead_socket_is_transient() {
         let mut live = sink(true);
         let error = live.say(0, &"x".repeat(321)).unwrap_err();
@@ -124,5 +157,18 @@ mod tests {
         assert_eq!(live.say(0, &"x".repeat(320)), Ok(SayOutcome::Sent));
         assert_eq!(live.shared.borrow().outgoing.len(), 1);
         assert_eq!(sink(false).say(0, "hi"), Err(SayError::transient("not connected")));
+    }
+
+    #[test]
+    fn lines_the_server_never_echoes_are_refused_for_good() {
+        let mut live = sink(true);
+        for text in ["/afk", "/clear", "/mute bob", " \n\t "] {
+            let error = live.say(0, text).unwrap_err();
+            assert!(error.permanent && error.reason.ends_with("not sent"), "{text:?}: {error}");
+        }
+        assert!(live.say(0, "/afk").unwrap_err().reason.contains("/afk"));
+        assert_eq!(live.say(0, "/me waves"), Ok(SayOutcome::Sent));
+        assert_eq!(live.say(0, "tab\there"), Ok(SayOutcome::Sent));
+        assert_eq!(live.shared.borrow().outgoing.len(), 2);
     }
 }

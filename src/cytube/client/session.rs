@@ -221,7 +221,11 @@ impl<D: Dialer> Session<D> {
             self.backoff.refused(now);
         }
         let retry_in = self.backoff.next_delay(now, error.min_retry_delay());
-        tracing::warn!(%error, retry_in_s = retry_in.as_secs_f64(), "CyTube connection lost");
+        let retry_in_s = retry_in.as_secs_f64();
+        match since {
+            Some(_) => tracing::warn!(%error, retry_in_s, "CyTube connection lost"),
+            None => tracing::warn!(%error, retry_in_s, "CyTube connect attempt failed"),
+        }
         self.state = State::Waiting { at: now + retry_in };
         match since {
             Some(_) => SessionEvent::Disconnected { reason: error, retry_in },
