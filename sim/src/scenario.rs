@@ -143,6 +143,14 @@ impl Scenario {
         }
     }
 
+    /// Hosts besides bot, bus and the db-services that faults may name.
+    fn extra_hosts(&self) -> &'static [&'static str] {
+        match self.chat {
+            ChatMode::Cytube => &[crate::chathost::CHAT_HOST],
+            ChatMode::Standin => &[],
+        }
+    }
+
     fn validate(&self) -> std::result::Result<(), String> {
         if self.db_services == 0 || self.db_services > 4 {
             return Err(format!("db_services must be 1 to 4, got {}", self.db_services));
@@ -166,9 +174,7 @@ impl Scenario {
             return Err("chat = \"cytube\" needs mode = \"bus\"".into());
         }
         for (index, fault) in self.faults.iter().enumerate() {
-            fault
-                .validate(self.db_services, self.chat == ChatMode::Cytube)
-                .map_err(|e| format!("faults[{index}]: {e}"))?;
+            fault.validate(self.db_services, self.extra_hosts()).map_err(|e| format!("faults[{index}]: {e}"))?;
             match self.chat {
                 ChatMode::Standin if fault.needs_cytube() => {
                     return Err(format!("faults[{index}]: {:?} needs chat = \"cytube\"", fault.kind()));

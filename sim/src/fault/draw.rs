@@ -73,7 +73,7 @@ mod tests {
         for fault in &a {
             let (from, until) = fault.window();
             assert!(5_000 <= from && from < until && until <= 50_000, "{fault:?}");
-            fault.validate(1, false).unwrap();
+            fault.validate(1, &[]).unwrap();
         }
     }
 }

@@ -248,18 +248,16 @@ impl Fault {
     /// # Errors
     ///
     /// A sentence naming the bad value and what is allowed.
-    pub fn validate(&self, db_services: usize, chat_host: bool) -> Result<(), String> {
+    pub fn validate(&self, db_services: usize, other_hosts: &[&str]) -> Result<(), String> {
         let (from, until) = self.window();
         if from < 0 || until <= from {
             return Err(format!("the window must satisfy 0 <= from_ms < until_ms, got {from}..{until}"));
         }
-        // With a CyTube host, a partition or hold between `bot` and `chat`
-        // cuts or stalls the chat connection itself.
+        // `other_hosts`: a CyTube host, say, whose link to `bot` a partition
+        // or hold then cuts or stalls.
         let mut hosts: Vec<String> = ["bot", "bus"].iter().map(|h| h.to_string()).collect();
         hosts.extend(db_host_names(db_services));
-        if chat_host {
-            hosts.push(crate::chathost::CHAT_HOST.to_string());
-        }
+        hosts.extend(other_hosts.iter().map(|h| h.to_string()));
         match &self.what {
             FaultSpec::Partition { a, b, .. } | FaultSpec::Hold { a, b } | FaultSpec::Latency { a, b, .. } => {
                 for host in [a, b] {
