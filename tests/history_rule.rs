@@ -61,6 +61,9 @@ fn a_rejoin_stores_only_what_was_said_while_away_once() {
     let store = Store::open_in_memory(START / 1000).unwrap();
     let (output, store) = rosey_sim::direct::run_direct(&fixture, store, Protocol::Hardened, Trace::new(false));
     assert!(output.report.skipped.is_empty(), "{:?}", output.report.skipped);
+    // Recovered: "also at six, missed" and "while away"; not stored: the first join's
+    // line, the re-join's four already seen, the second re-join's two.
+    assert_eq!((output.report.recovered_lines, output.report.history_lines), (2, 7));
     let rows: Vec<(i64, String, String)> =
         store.recent_chat(50).unwrap().into_iter().map(|r| (r.timestamp, r.username, r.message)).collect();
     let s = |secs: i64| START / 1000 + secs;

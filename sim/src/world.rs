@@ -143,6 +143,10 @@ impl BusRun<'_> {
         }
         sim.client("bot", bot_host(self, shared.clone(), fake.clone()));
 
+        // The CyTube client's websocket keys and masks come from fastrand's
+        // thread-local generator: seeded here, even the bytes on the wire
+        // repeat with the seed (every host runs on this thread).
+        fastrand::seed(self.seed ^ 0x00c7_7be5);
         let host_error = drive(&mut sim, self.faults).err();
         drop(sim);
         let store = Store::open(&db_path, unix_seconds(start)).ok();

@@ -44,8 +44,11 @@ pub struct ReplayReport {
     pub events_by_kind: BTreeMap<String, u64>,
     /// Skipped lines and userlist entries.
     pub skipped: Vec<Skip>,
-    /// Chat lines that were CyTube's history replay.
+    /// Chat lines of CyTube's history replays that were not stored (seen before,
+    /// or on the first connection).
     pub history_lines: u64,
+    /// History lines a re-join stored: said while the bot was away.
+    pub recovered_lines: u64,
     /// Commands sent to the database side.
     pub commands_sent: u64,
     /// Commands sent, by subject (compare with the service's applied counts
@@ -197,6 +200,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         }
         self.report.virtual_ms = end;
         self.report.history_lines = self.bot.history_lines;
+        self.report.recovered_lines = self.bot.recovered_lines;
         self.report.outbound = self.bot.outbound.report.clone();
         (self.report, self.chat, self.bot)
     }

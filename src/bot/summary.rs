@@ -15,6 +15,9 @@ pub fn render(report: &ReplayReport, said: &[SaidLine], wall: std::time::Duratio
         let _ = writeln!(out, "  {kind:<16} {count}");
     }
     let _ = writeln!(out, "history lines (before the first userlist): {}", report.history_lines);
+    if report.recovered_lines > 0 {
+        let _ = writeln!(out, "history lines recovered after a re-join: {}", report.recovered_lines);
+    }
     let _ = writeln!(out, "skipped: {}", report.skipped.len());
     for skip in &report.skipped {
         let _ = writeln!(out, "  line {}: {}", skip.line, skip.reason);

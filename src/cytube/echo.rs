@@ -41,6 +41,25 @@ pub fn server_cut(text: &str) -> &str {
     text
 }
 
+/// `text` with each run of ASCII control characters replaced by one space,
+/// as the server does (`/[\x00-\x1f]+/g`) after the cut.
+pub fn collapse_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_run = false;
+    for ch in text.chars() {
+        if ch <= '\u{1f}' {
+            if !in_run {
+                out.push(' ');
+            }
+            in_run = true;
+        } else {
+            out.push(ch);
+            in_run = false;
+        }
+    }
+    out
+}
+
 /// The commands (`chat.js` `registerCommand`) whose text comes back as a
 /// chat line without the command word (`/me`, `/sp`, `/say` and its aliases,
 /// `/a`); `/say` needs rank 1.5 and `/a` a site admin, else nothing comes back.
@@ -65,19 +84,7 @@ pub fn throttle_passes(sent: &str) -> u32 {
 
 /// [`echoed_text`] and [`throttle_passes`].
 fn server_reading(sent: &str) -> (Option<String>, u32) {
-    let mut line = String::with_capacity(sent.len());
-    let mut in_controls = false;
-    for ch in server_cut(sent).chars() {
-        if ch <= '\u{1f}' {
-            if !in_controls {
-                line.push(' ');
-            }
-            in_controls = true;
-        } else {
-            line.push(ch);
-            in_controls = false;
-        }
-    }
+    let mut line = collapse_controls(server_cut(sent));
     if line.trim().is_empty() {
         return (None, 0);
     }
@@ -230,6 +237,9 @@ mod tests {
         assert_eq!(server_len(server_cut(&emoji)), 320);
         assert!(is_echo_of(&"y".repeat(320), &"y".repeat(330)));
         assert_eq!(server_len("héllo"), 5);
+        assert_eq!(collapse_controls("a\t\t\nb\u{7}c"), "a b c");
+        // A character the cut would split is left out whole.
+        assert_eq!(server_len(server_cut(&format!("a{}", "🦀".repeat(200)))), 319);
     }
 
     /// What the real server (3.86.0) echoed when the bot said these lines.

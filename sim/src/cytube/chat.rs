@@ -9,7 +9,9 @@
 
 use serde_json::{json, Value};
 
-use super::format::{self, MAX_CHAT_UTF16};
+use rosey::cytube::echo::{collapse_controls, server_cut};
+
+use super::format;
 use super::limiter::CHAT_COOLDOWN_MS;
 use super::payload::{ChatLine, ChatMeta, CHATCLEAR_RANK};
 use super::state::{Fake, HISTORY_LINES};
@@ -23,7 +25,7 @@ impl Fake {
             // Anonymous sockets (rank -1) fail the permission; both drop silently.
             return;
         }
-        let msg = format::strip_controls(format::cut_utf16(msg, MAX_CHAT_UTF16));
+        let msg = collapse_controls(server_cut(msg));
         if format::is_blank(&msg) {
             return;
         }
@@ -144,7 +146,7 @@ impl Fake {
             self.emit(uid, "errorMsg", &json!({ "msg": format!("PM failed: {to} isn't connected to this channel.") }));
             return;
         };
-        let msg = format::cut_utf16(msg, MAX_CHAT_UTF16);
+        let msg = server_cut(msg);
         let mut meta = ChatMeta::default();
         if msg.starts_with('>') {
             meta.add_class = Some("greentext".into());

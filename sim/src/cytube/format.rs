@@ -12,41 +12,8 @@
 //! the cut and send a lone surrogate; a Rust string cannot hold one, so the
 //! half pair is dropped.
 
-/// `max-chat-message-length`.
-pub(crate) const MAX_CHAT_UTF16: usize = 320;
-
 /// Stands in for a link while the filters run (`LINK_PLACEHOLDER`).
 const PLACEHOLDER: char = '\u{eeee}';
-
-/// Cuts `msg` to at most `max` UTF-16 code units.
-pub(crate) fn cut_utf16(msg: &str, max: usize) -> &str {
-    let mut units = 0;
-    for (index, c) in msg.char_indices() {
-        units += c.len_utf16();
-        if units > max {
-            return &msg[..index];
-        }
-    }
-    msg
-}
-
-/// Replaces each run of ASCII control characters with one space (`/[\x00-\x1f]+/g`).
-pub(crate) fn strip_controls(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut in_run = false;
-    for c in msg.chars() {
-        if c < '\u{20}' {
-            if !in_run {
-                out.push(' ');
-            }
-            in_run = true;
-        } else {
-            out.push(c);
-            in_run = false;
-        }
-    }
-    out
-}
 
 /// JavaScript's `trim() === ""`: nothing but whitespace.
 pub(crate) fn is_blank(msg: &str) -> bool {
@@ -244,13 +211,8 @@ mod tests {
     }
 
     #[test]
-    fn the_cut_counts_utf16_units_and_controls_become_spaces() {
-        let long = "a".repeat(400);
-        assert_eq!(cut_utf16(&long, MAX_CHAT_UTF16).len(), 320);
-        let crabs = "🦀".repeat(200);
-        assert_eq!(cut_utf16(&crabs, MAX_CHAT_UTF16).chars().count(), 160);
-        assert_eq!(cut_utf16(&format!("a{crabs}"), MAX_CHAT_UTF16).chars().count(), 160);
-        assert_eq!(strip_controls("a\t\t\nb\u{7}c"), "a b c");
+    fn a_line_of_spaces_is_blank() {
         assert!(is_blank(" \u{a0} "));
+        assert!(!is_blank(" a "));
     }
 }

@@ -28,17 +28,17 @@ pub fn bot_session_config(settings: &Settings, channel: &ChannelUrl, seed: u64) 
     Ok(config)
 }
 
-/// Runs the bot in `channel` until `stop` (or a fatal session error), then
-/// its usual shutdown, then leaves the channel.
+/// Runs the bot in the channel `config` names until `stop` (or a fatal
+/// session error), then its usual shutdown, then leaves the channel.
 pub(super) async fn run_live<L: DbLink>(
     settings: &Settings,
-    channel: &ChannelUrl,
+    config: &SessionConfig,
     start_unix_ms: i64,
     link: &L,
     stop: impl Future<Output = ()>,
 ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
-    // The jitter's seed: any value will do live; the simulator passes its own.
-    let config = bot_session_config(settings, channel, start_unix_ms as u64)?;
+    let config = config.clone();
+    let channel = config.channel.clone();
     let bot_name = config.login.as_ref().map(|login| login.name.clone()).unwrap_or_default();
     tracing::info!(%channel, bot = %bot_name, "bot joining the channel");
     let (mut source, sink) = LiveChannel::new(Session::new(TcpDialer, config));

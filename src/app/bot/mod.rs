@@ -15,7 +15,7 @@ use crate::bot::{Bot, InstantTimeline, ReplayReport, Runner, RunnerConfig, Tokio
 use crate::chat::{RecordingChat, SaidLine};
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
-use crate::cytube::client::ChannelUrl;
+use crate::cytube::client::SessionConfig;
 use crate::fixture::Fixture;
 use crate::link::{BusLink, DbLink, DirectLink, DualLink, Outbox};
 use crate::store::Store;
@@ -52,8 +52,10 @@ pub async fn run_bot(
             Source::Replay(loaded, *speed)
         }
         ChatSpec::Cytube(channel) => {
-            live::bot_session_config(settings, channel, 0)?;
-            Source::Live(channel.clone(), SystemClock.now_ms())
+            // Checked before anything connects; the start seeds the reconnect
+            // jitter (any value will do live; the simulator passes its own).
+            let start = SystemClock.now_ms();
+            Source::Live(live::bot_session_config(settings, channel, start as u64)?, start)
         }
     };
     let open_store = || Store::open(&settings.db_path(), unix_seconds(source.start_unix_ms()));
@@ -85,8 +87,8 @@ pub async fn run_bot(
 /// The chat source, opened.
 enum Source {
     Replay(Fixture, Speed),
-    /// The channel, and the Unix ms the bot started at.
-    Live(ChannelUrl, i64),
+    /// The bot's session with the channel, and the Unix ms the bot started at.
+    Live(SessionConfig, i64),
 }
 
 impl Source {
@@ -105,7 +107,7 @@ impl Source {
     ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
         match self {
             Source::Replay(fixture, speed) => Ok(replay(settings, fixture, *speed, link, stop).await),
-            Source::Live(channel, start) => live::run_live(settings, channel, *start, link, stop).await,
+            Source::Live(config, start) => live::run_live(settings, config, *start, link, stop).await,
         }
     }
 }

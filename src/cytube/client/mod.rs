@@ -27,8 +27,8 @@
 //! HTTP long-polling and the polling-to-websocket upgrade (CyTube accepts a websocket
 //! directly), the EIO3 dialect, binary events, acks, namespaces other than `/`, HTTP
 //! redirects and proxies, and cookie (`auth`) logins. The websocket masking key and
-//! handshake key come from tokio-websockets' own RNG: they change the bytes on the wire,
-//! never what happens, so a simulated run stays deterministic.
+//! handshake key come from fastrand's thread-local generator (tokio-websockets' `fastrand`
+//! feature), which the simulator seeds for every run, so even the bytes on the wire repeat.
 //!
 //! # Example
 //!

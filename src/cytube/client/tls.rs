@@ -39,39 +39,15 @@ pub(crate) struct Tls {
     connector: Arc<OnceLock<TlsConnector>>,
 }
 
-#[cfg(not(feature = "tls"))]
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg(feature = "tls")]
+        return f.debug_struct("Tls").field("loaded", &self.connector.get().is_some()).finish();
+        #[cfg(not(feature = "tls"))]
         f.write_str("Tls(not built)")
     }
 }
 
-#[cfg(not(feature = "tls"))]
-impl Tls {
-    /// Plain endpoints only: this build has no TLS.
-    pub(crate) async fn wrap<S>(&self, stream: S, endpoint: &Endpoint) -> Result<MaybeTls<S>, CytubeError>
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
-        if !endpoint.secure {
-            return Ok(MaybeTls::Plain(stream));
-        }
-        let source = io::Error::new(
-            io::ErrorKind::Unsupported,
-            "this build has no TLS (built without the `tls` feature): use an http:// channel, or the rosey binary",
-        );
-        Err(CytubeError::Tls { host: endpoint.host.clone(), source })
-    }
-}
-
-#[cfg(feature = "tls")]
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls").field("loaded", &self.connector.get().is_some()).finish()
-    }
-}
-
-#[cfg(feature = "tls")]
 impl Tls {
     /// Wraps `stream` in TLS when `endpoint` is secure.
     pub(crate) async fn wrap<S>(&self, stream: S, endpoint: &Endpoint) -> Result<MaybeTls<S>, CytubeError>
@@ -81,6 +57,27 @@ impl Tls {
         if !endpoint.secure {
             return Ok(MaybeTls::Plain(stream));
         }
+        self.secure(stream, endpoint).await
+    }
+
+    /// Without the `tls` feature (the simulator's build) there is no TLS.
+    #[cfg(not(feature = "tls"))]
+    async fn secure<S>(&self, _stream: S, endpoint: &Endpoint) -> Result<MaybeTls<S>, CytubeError> {
+        let source = io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this build has no TLS (built without the `tls` feature): use an http:// channel, or the rosey binary",
+        );
+        Err(CytubeError::Tls { host: endpoint.host.clone(), source })
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Tls {
+    /// The TLS handshake with the system's roots, over the dialed stream.
+    async fn secure<S>(&self, stream: S, endpoint: &Endpoint) -> Result<MaybeTls<S>, CytubeError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let tls_error = |source: io::Error| CytubeError::Tls { host: endpoint.host.clone(), source };
         let connector = self.connector().map_err(tls_error)?;
         let name = ServerName::try_from(endpoint.host.clone())
