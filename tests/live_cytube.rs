@@ -238,13 +238,34 @@ async fn the_live_bot_counts_once_says_once_and_survives_a_drop() {
         rosey::bot::Protocol::Hardened,
         rosey::trace::Trace::new(false),
     );
-    let replayed_rows: Vec<(String, String)> =
-        replayed.recent_chat(10_000).unwrap().into_iter().map(|r| (r.username, r.message)).collect();
-    let mut live_sorted = rows.clone();
-    let mut replayed_sorted = replayed_rows.clone();
-    live_sorted.sort();
-    replayed_sorted.sort();
-    assert_eq!(replayed_sorted, live_sorted, "the recording's replay stores the chat the live bot stored");
+    // Each line once, and at the same time within a second.
+    let timed = |store: &Store| -> Vec<(String, String, i64)> {
+        let mut rows: Vec<_> =
+            store.recent_chat(10_000).unwrap().into_iter().map(|r| (r.username, r.message, r.timestamp)).collect();
+        rows.sort();
+        rows
+    };
+    let live_store = Store::open(&db, 0).unwrap();
+    let (live_timed, replayed_timed) = (timed(&live_store), timed(&replayed));
+    let untimed =
+        |rows: &[(String, String, i64)]| rows.iter().map(|(u, m, _)| (u.clone(), m.clone())).collect::<Vec<_>>();
+    assert_eq!(
+        untimed(&replayed_timed),
+        untimed(&live_timed),
+        "the recording's replay stores the chat the live bot stored"
+    );
+    for (live, replayed) in live_timed.iter().zip(&replayed_timed) {
+        assert!((live.2 - replayed.2).abs() <= 1, "{live:?} stored at another second in the replay: {replayed:?}");
+    }
+    // The same users, with the same line counts.
+    let users = |store: &Store| -> Vec<(serde_json::Value, serde_json::Value)> {
+        let dump = store.dump().unwrap();
+        let table = dump.table("user_stats").unwrap();
+        let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
+        let (name, lines) = (column("username"), column("total_chat_lines"));
+        table.rows.iter().map(|row| (row[name].clone(), row[lines].clone())).collect()
+    };
+    assert_eq!(users(&replayed), users(&live_store), "the replay's users and line counts are the live bot's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
