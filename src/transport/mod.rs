@@ -5,6 +5,7 @@
 //! speaks to a live nats-server through async-nats; the simulator's bus client
 //! (crate `rosey-sim`) is the second implementation and runs inside turmoil.
 
+pub mod jetstream;
 #[cfg(feature = "nats")]
 mod nats;
 mod options;
@@ -16,7 +17,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 #[cfg(feature = "nats")]
-pub use nats::NatsTransport;
+pub use nats::{NatsConsumer, NatsTransport};
+pub use jetstream::{
+    ack_subject_info, AckSubjectInfo, ConsumerConfig, PendingAck, PubAck, StreamConfig, StreamConsumer, StreamMessage,
+    StreamState, StreamStorage, ACK_PAYLOAD, MSG_ID_HEADER,
+};
 pub use options::NatsOptions;
 pub use url::{hidden as hidden_secret, redact as redact_url, ServerList, UrlAuth};
 
@@ -48,6 +53,10 @@ pub enum TransportError {
     PayloadTooLarge(usize),
     /// The subject or queue group is not valid NATS.
     InvalidSubject(String),
+    /// The server has no JetStream (a request to its API found nobody).
+    JetStreamUnavailable,
+    /// The JetStream API refused a request (its error code and description).
+    JetStream { code: u16, description: String },
     /// Anything else.
     Other(String),
 }
@@ -62,6 +71,11 @@ impl std::fmt::Display for TransportError {
                 write!(f, "payload of {size} bytes exceeds the server's max_payload")
             }
             TransportError::InvalidSubject(why) => write!(f, "invalid subject: {why}"),
+            TransportError::JetStreamUnavailable => f.write_str(
+                "the NATS server has no JetStream: start it with `nats-server -js -sd <store dir>` \
+                 (or `jetstream {}` in its config), or use `delivery = \"core\"`",
+            ),
+            TransportError::JetStream { code, description } => write!(f, "JetStream refused: {description} ({code})"),
             TransportError::Other(why) => f.write_str(why),
         }
     }
@@ -83,6 +97,7 @@ pub trait Subscription {
 /// A connection to the bus.
 pub trait Transport {
     type Subscription: Subscription;
+    type Consumer: StreamConsumer;
 
     /// Publishes fire-and-forget (at-most-once, like core NATS).
     fn publish(&self, subject: &str, payload: Bytes) -> impl Future<Output = Result<(), TransportError>>;
@@ -115,4 +130,36 @@ pub trait Transport {
 
     /// Whether the connection is up right now (dual mode falls back when not).
     fn is_connected(&self) -> bool;
+
+    /// Creates the stream, or updates it to `config` when it exists
+    /// (idempotent), and returns its state.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::JetStreamUnavailable`] when the server has no
+    /// JetStream; [`TransportError::JetStream`] when it refuses the config.
+    fn ensure_stream(&self, config: &StreamConfig) -> impl Future<Output = Result<StreamState, TransportError>>;
+
+    /// The stream's current extent.
+    fn stream_state(&self, stream: &str) -> impl Future<Output = Result<StreamState, TransportError>>;
+
+    /// Publishes with `Nats-Msg-Id: msg_id` and a reply inbox for the
+    /// server's ack; returns once the publish is queued on the connection,
+    /// with the ack to await later (it fails with `TimedOut` after the
+    /// transport's ack timeout, or `NoResponders` when no stream captures
+    /// `subject`).
+    fn publish_with_ack(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        msg_id: &str,
+    ) -> impl Future<Output = Result<PendingAck, TransportError>>;
+
+    /// Creates (or binds to) the durable pull consumer on `stream`,
+    /// delivering every message from the stream's start, acked explicitly.
+    fn durable_consumer(
+        &self,
+        stream: &str,
+        config: &ConsumerConfig,
+    ) -> impl Future<Output = Result<Self::Consumer, TransportError>>;
 }

@@ -6,6 +6,10 @@ use async_nats::client::{PublishErrorKind, RequestErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 
+use super::jetstream::{
+    ack_subject_info, ConsumerConfig, PendingAck, PubAck, StreamConfig, StreamConsumer, StreamMessage, StreamState,
+    StreamStorage,
+};
 use super::options::NatsOptions;
 use super::url::{self, ServerList, UrlAuth};
 use super::{BusMessage, Subscription, Transport, TransportError};
@@ -22,7 +26,13 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct NatsTransport {
     client: async_nats::Client,
+    jetstream: jetstream::Context,
 }
+
+use async_nats::jetstream;
+
+/// How long a JetStream API request or a publish ack may take (async-nats' default).
+const JETSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl NatsTransport {
     /// Connects, logging every later disconnect and reconnect (never fatal:
@@ -36,7 +46,7 @@ impl NatsTransport {
         // async-nats logs server addresses whole at debug level: it only ever
         // sees them without userinfo.
         let client = connect.connect(servers.as_slice()).await.map_err(|e| cannot_connect(options, &e))?;
-        Ok(NatsTransport { client })
+        Ok(NatsTransport::over(client))
     }
 
     /// Returns at once and connects in the background, retrying until the
@@ -55,7 +65,17 @@ impl NatsTransport {
             .connect(servers.as_slice())
             .await
             .map_err(|e| cannot_connect(options, &e))?;
-        Ok(NatsTransport { client })
+        Ok(NatsTransport::over(client))
+    }
+
+    fn over(client: async_nats::Client) -> NatsTransport {
+        // Backpressure off: the bot bounds its own ack window, far below
+        // async-nats' 5,000 permits, and a full window must fail loudly, not wait.
+        let jetstream = jetstream::ContextBuilder::new()
+            .timeout(JETSTREAM_TIMEOUT)
+            .backpressure_on_inflight(false)
+            .build(client.clone());
+        NatsTransport { client, jetstream }
     }
 
     /// The underlying client, for tools that need more than the trait.
@@ -113,6 +133,7 @@ fn cannot_connect(options: &NatsOptions, error: &async_nats::ConnectError) -> Tr
 
 impl Transport for NatsTransport {
     type Subscription = NatsSubscription;
+    type Consumer = NatsConsumer;
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         let size = payload.len();
@@ -182,6 +203,158 @@ impl Transport for NatsTransport {
 
     fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    async fn ensure_stream(&self, config: &StreamConfig) -> Result<StreamState, TransportError> {
+        let info = self.jetstream.create_or_update_stream(stream_config(config)).await.map_err(|e| match e.kind() {
+            jetstream::context::CreateStreamErrorKind::JetStreamUnavailable => TransportError::JetStreamUnavailable,
+            jetstream::context::CreateStreamErrorKind::JetStream(api) => {
+                TransportError::JetStream { code: api.code() as u16, description: api.to_string() }
+            }
+            jetstream::context::CreateStreamErrorKind::TimedOut => TransportError::TimedOut,
+            _ => TransportError::Other(format!("cannot create the stream {}: {e}", config.name)),
+        })?;
+        Ok(state_of(&info.state))
+    }
+
+    async fn stream_state(&self, stream: &str) -> Result<StreamState, TransportError> {
+        let stream = self.jetstream.get_stream(stream).await.map_err(stream_error)?;
+        Ok(state_of(&stream.cached_info().state))
+    }
+
+    async fn publish_with_ack(&self, subject: &str, payload: Bytes, msg_id: &str) -> Result<PendingAck, TransportError> {
+        let size = payload.len();
+        let publish = jetstream::message::PublishMessage::build().payload(payload).message_id(msg_id);
+        let pending = self.jetstream.send_publish(subject.to_string(), publish).await.map_err(|e| publish_error(&e, size))?;
+        Ok(Box::pin(async move {
+            let ack = pending.await.map_err(|e| publish_error(&e, size))?;
+            Ok(PubAck { stream: ack.stream, seq: ack.sequence, duplicate: ack.duplicate })
+        }))
+    }
+
+    async fn durable_consumer(&self, stream: &str, config: &ConsumerConfig) -> Result<NatsConsumer, TransportError> {
+        let stream = self.jetstream.get_stream_no_info(stream).await.map_err(stream_error)?;
+        let pull = jetstream::consumer::pull::Config {
+            durable_name: Some(config.durable_name.clone()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ack_wait: config.ack_wait,
+            max_ack_pending: config.max_ack_pending,
+            max_deliver: -1,
+            ..Default::default()
+        };
+        let consumer = stream.get_or_create_consumer(&config.durable_name, pull).await.map_err(|e| {
+            TransportError::Other(format!("cannot create the consumer {}: {e}", config.durable_name))
+        })?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| TransportError::Other(format!("cannot pull from {}: {e}", config.durable_name)))?;
+        Ok(NatsConsumer { consumer, messages })
+    }
+}
+
+fn stream_config(config: &StreamConfig) -> jetstream::stream::Config {
+    let to_limit = |limit: Option<u64>| limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    jetstream::stream::Config {
+        name: config.name.clone(),
+        subjects: config.subjects.clone(),
+        storage: match config.storage {
+            StreamStorage::File => jetstream::stream::StorageType::File,
+            StreamStorage::Memory => jetstream::stream::StorageType::Memory,
+        },
+        duplicate_window: config.duplicate_window,
+        max_age: config.max_age,
+        max_bytes: to_limit(config.max_bytes),
+        max_messages: to_limit(config.max_messages),
+        ..Default::default()
+    }
+}
+
+fn state_of(state: &jetstream::stream::State) -> StreamState {
+    StreamState { first_seq: state.first_sequence, last_seq: state.last_sequence, messages: state.messages }
+}
+
+fn stream_error(error: jetstream::context::GetStreamError) -> TransportError {
+    use jetstream::context::GetStreamErrorKind;
+    match error.kind() {
+        GetStreamErrorKind::JetStream(api) if api.code() == 503 => TransportError::JetStreamUnavailable,
+        GetStreamErrorKind::JetStream(api) => {
+            TransportError::JetStream { code: api.code() as u16, description: api.to_string() }
+        }
+        GetStreamErrorKind::Request if error.to_string().contains("no responders") => {
+            TransportError::JetStreamUnavailable
+        }
+        _ => TransportError::Other(format!("cannot find the stream: {error}")),
+    }
+}
+
+fn publish_error(error: &jetstream::context::PublishError, size: usize) -> TransportError {
+    use jetstream::context::PublishErrorKind;
+    match error.kind() {
+        PublishErrorKind::TimedOut => TransportError::TimedOut,
+        PublishErrorKind::StreamNotFound => TransportError::NoResponders,
+        PublishErrorKind::MaxPayloadExceeded => TransportError::PayloadTooLarge(size),
+        PublishErrorKind::BrokenPipe => TransportError::Disconnected(error.to_string()),
+        _ => TransportError::Other(format!("acked publish failed: {error}")),
+    }
+}
+
+/// A durable pull consumer over async-nats: its `messages()` stream pulls in
+/// batches, re-pulls after a reconnect and watches the server's heartbeats.
+pub struct NatsConsumer {
+    consumer: jetstream::consumer::Consumer<jetstream::consumer::pull::Config>,
+    messages: jetstream::consumer::pull::Stream,
+}
+
+impl std::fmt::Debug for NatsConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConsumer").finish_non_exhaustive()
+    }
+}
+
+fn stream_message(message: jetstream::Message) -> Option<StreamMessage> {
+    let message = message.message;
+    let ack_subject = message.reply?.to_string();
+    let info = ack_subject_info(&ack_subject)?;
+    Some(StreamMessage {
+        subject: message.subject.to_string(),
+        payload: message.payload,
+        stream_seq: info.stream_seq,
+        delivered: info.delivered,
+        ack_subject,
+    })
+}
+
+impl StreamConsumer for NatsConsumer {
+    async fn next(&mut self) -> Result<StreamMessage, TransportError> {
+        loop {
+            match self.messages.next().await {
+                Some(Ok(message)) => match stream_message(message) {
+                    Some(message) => return Ok(message),
+                    None => tracing::warn!("[NATS] a consumer delivery without a $JS.ACK reply subject skipped"),
+                },
+                // Missed heartbeats and pull errors are reported and retried by async-nats.
+                Some(Err(error)) => tracing::warn!(%error, "[NATS] pull consumer"),
+                None => return Err(TransportError::Disconnected("the consumer's message stream ended".into())),
+            }
+        }
+    }
+
+    fn try_next(&mut self) -> Option<StreamMessage> {
+        loop {
+            let next = futures::FutureExt::now_or_never(tokio::task::unconstrained(self.messages.next()))??;
+            if let Ok(message) = next {
+                if let Some(message) = stream_message(message) {
+                    return Some(message);
+                }
+            }
+        }
+    }
+
+    async fn ack_floor(&mut self) -> Result<u64, TransportError> {
+        let info = self.consumer.get_info().await.map_err(|e| TransportError::Other(format!("consumer info failed: {e}")))?;
+        Ok(info.ack_floor.stream_sequence)
     }
 }
 
