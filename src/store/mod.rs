@@ -9,6 +9,7 @@
 //! - `chat`: chat lines, `recent_chat` and its 150 h retention.
 //! - `stats`: user counts, high-water marks, the bot's current status.
 //! - `outbound`: the outbound message queue, its backoff and its marks.
+//! - `delivery`: the applied JetStream sequence, in the same transaction as the effects.
 //! - `dump`: every row of every table as JSON values, for snapshots and comparisons.
 //! - `error`: [`StoreError`].
 //!
@@ -26,6 +27,7 @@
 //! each other (up to the 5 s busy timeout) instead of failing on a lock upgrade.
 
 mod chat;
+mod delivery;
 mod dump;
 mod error;
 mod migrate;
