@@ -16,6 +16,15 @@
 //! db = "bot_data.db"
 //! queue_group = "rosey-db"
 //! protocol = "hardened"          # or "v0.5"
+//! delivery = "core"              # or "jetstream" (bot and db-service alike)
+//! stream = "ROSEY_DB"            # JetStream: the stream's name
+//! stream_storage = "file"        # or "memory"
+//! stream_max_age_s = 604800      # oldest message kept (0: forever)
+//! stream_max_bytes = 1073741824  # most bytes kept, oldest dropped first
+//! stream_max_msgs = 0            # most messages kept (0: unlimited)
+//! duplicate_window_s = 300       # how long the server drops a republished id
+//! ack_window = 1024              # the bot's unacknowledged publishes at most
+//! ack_wait_ms = 5000             # the db-service's redelivery wait
 //! cytube_user = "Rosey"          # the bot's CyTube account (guest without a password)
 //! cytube_password = "secret"
 //! cytube_channel_password = "letmein"   # for a channel with a password
@@ -30,8 +39,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::bot::Protocol;
+use crate::delivery::{Delivery, JetStreamSettings};
 use crate::service::DEFAULT_DRAIN_TIMEOUT;
-use crate::transport::{redact_url, NatsOptions};
+use crate::transport::{redact_url, NatsOptions, StreamStorage};
 
 /// The keys, all optional, as read from one source.
 ///
@@ -77,6 +87,34 @@ pub struct Settings {
     /// Outbound protocol: hardened (default) or v0.5.
     #[arg(long, env = "ROSEY_PROTOCOL", global = true)]
     pub protocol: Option<Protocol>,
+    /// Delivery: core (default, v0.5.0's at-most-once) or jetstream (stored, exactly once).
+    #[arg(long, env = "ROSEY_DELIVERY", global = true)]
+    pub delivery: Option<Delivery>,
+    /// JetStream: the stream's name (default ROSEY_DB).
+    #[arg(long, env = "ROSEY_STREAM", global = true)]
+    pub stream: Option<String>,
+    /// JetStream: file (default) or memory storage.
+    #[arg(long, env = "ROSEY_STREAM_STORAGE", global = true, value_parser = parse_storage)]
+    #[serde(default, deserialize_with = "storage_from_toml")]
+    pub stream_storage: Option<StreamStorage>,
+    /// JetStream: the oldest message kept, seconds (default a week; 0 keeps all).
+    #[arg(long, env = "ROSEY_STREAM_MAX_AGE_S", global = true)]
+    pub stream_max_age_s: Option<u64>,
+    /// JetStream: most bytes kept, oldest dropped first (default 1 GiB; 0 unlimited).
+    #[arg(long, env = "ROSEY_STREAM_MAX_BYTES", global = true)]
+    pub stream_max_bytes: Option<u64>,
+    /// JetStream: most messages kept (default 0, unlimited).
+    #[arg(long, env = "ROSEY_STREAM_MAX_MSGS", global = true)]
+    pub stream_max_msgs: Option<u64>,
+    /// JetStream: how long the server drops a republished message id, seconds (default 300).
+    #[arg(long, env = "ROSEY_DUPLICATE_WINDOW_S", global = true)]
+    pub duplicate_window_s: Option<u64>,
+    /// JetStream: the bot's most unacknowledged publishes (default 1024).
+    #[arg(long, env = "ROSEY_ACK_WINDOW", global = true)]
+    pub ack_window: Option<usize>,
+    /// JetStream: how long the db-service's deliveries wait for an ack before redelivery, ms (default 5000).
+    #[arg(long, env = "ROSEY_ACK_WAIT_MS", global = true)]
+    pub ack_wait_ms: Option<u64>,
     /// The bot's CyTube account (with --cytube-password); without it the bot joins as a guest.
     #[arg(long, env = "ROSEY_CYTUBE_USER", global = true)]
     pub cytube_user: Option<String>,
@@ -115,11 +153,33 @@ impl std::fmt::Debug for Settings {
             .field("db", &self.db)
             .field("queue_group", &self.queue_group)
             .field("protocol", &self.protocol)
+            .field("delivery", &self.delivery)
+            .field("stream", &self.stream)
+            .field("stream_storage", &self.stream_storage)
+            .field("stream_max_age_s", &self.stream_max_age_s)
+            .field("stream_max_bytes", &self.stream_max_bytes)
+            .field("stream_max_msgs", &self.stream_max_msgs)
+            .field("duplicate_window_s", &self.duplicate_window_s)
+            .field("ack_window", &self.ack_window)
+            .field("ack_wait_ms", &self.ack_wait_ms)
             .field("cytube_user", &self.cytube_user)
             .field("cytube_password", &hidden(&self.cytube_password))
             .field("cytube_channel_password", &hidden(&self.cytube_channel_password))
             .finish()
     }
+}
+
+fn parse_storage(s: &str) -> Result<StreamStorage, String> {
+    match s {
+        "file" => Ok(StreamStorage::File),
+        "memory" => Ok(StreamStorage::Memory),
+        other => Err(format!("unknown stream storage {other:?} (expected \"file\" or \"memory\")")),
+    }
+}
+
+fn storage_from_toml<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StreamStorage>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_storage(&text).map(Some).map_err(serde::de::Error::custom)
 }
 
 /// A configuration problem, naming the file and what to fix.
@@ -160,6 +220,15 @@ impl Settings {
             db: self.db.or(lower.db),
             queue_group: self.queue_group.or(lower.queue_group),
             protocol: self.protocol.or(lower.protocol),
+            delivery: self.delivery.or(lower.delivery),
+            stream: self.stream.or(lower.stream),
+            stream_storage: self.stream_storage.or(lower.stream_storage),
+            stream_max_age_s: self.stream_max_age_s.or(lower.stream_max_age_s),
+            stream_max_bytes: self.stream_max_bytes.or(lower.stream_max_bytes),
+            stream_max_msgs: self.stream_max_msgs.or(lower.stream_max_msgs),
+            duplicate_window_s: self.duplicate_window_s.or(lower.duplicate_window_s),
+            ack_window: self.ack_window.or(lower.ack_window),
+            ack_wait_ms: self.ack_wait_ms.or(lower.ack_wait_ms),
             cytube_user: self.cytube_user.or(lower.cytube_user),
             cytube_password: self.cytube_password.or(lower.cytube_password),
             cytube_channel_password: self.cytube_channel_password.or(lower.cytube_channel_password),
@@ -195,6 +264,41 @@ impl Settings {
 
     pub fn protocol(&self) -> Protocol {
         self.protocol.unwrap_or_default()
+    }
+
+    pub fn delivery(&self) -> Delivery {
+        self.delivery.unwrap_or_default()
+    }
+
+    /// The stream, consumer and ack window, from the defaults and what is set.
+    pub fn jetstream(&self) -> JetStreamSettings {
+        let mut settings = JetStreamSettings::default();
+        let limit = |n: u64| (n > 0).then_some(n);
+        if let Some(name) = &self.stream {
+            settings.stream.name = name.clone();
+        }
+        if let Some(storage) = self.stream_storage {
+            settings.stream.storage = storage;
+        }
+        if let Some(age) = self.stream_max_age_s {
+            settings.stream.max_age = Duration::from_secs(age);
+        }
+        if let Some(bytes) = self.stream_max_bytes {
+            settings.stream.max_bytes = limit(bytes);
+        }
+        if let Some(msgs) = self.stream_max_msgs {
+            settings.stream.max_messages = limit(msgs);
+        }
+        if let Some(window) = self.duplicate_window_s {
+            settings.stream.duplicate_window = Duration::from_secs(window);
+        }
+        if let Some(window) = self.ack_window {
+            settings.ack_window = window.max(1);
+        }
+        if let Some(wait) = self.ack_wait_ms {
+            settings.consumer.ack_wait = Duration::from_millis(wait.max(1));
+        }
+        settings
     }
 }
 

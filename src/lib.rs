@@ -12,6 +12,7 @@
 //! - [`store`]: the SQLite schema (v0.5.0's names), migrations and operations.
 //! - [`bot`]: sans-IO handlers, periodic tasks, the outbound protocol, and the
 //!   [`bot::Runner`] that drives them in virtual time.
+//! - [`delivery`]: core NATS or JetStream, and the stream and consumer JetStream uses.
 //! - [`link`]: the bot's way to the database (direct, bus, dual).
 //! - [`live`]: the bot in a real channel: a CyTube session as its chat source and sink.
 //! - [`service`]: the db-service (command -> store operation, replies).
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod cytube;
+pub mod delivery;
 pub mod fixture;
 pub mod link;
 pub mod live;

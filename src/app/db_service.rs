@@ -17,9 +17,11 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
     let transport = NatsTransport::connect(&settings.nats_options("rosey-db-service")).await?;
     let config = ServiceConfig {
         drain_timeout: settings.drain_timeout(),
+        delivery: settings.delivery(),
+        jetstream: settings.jetstream(),
         ..service_config(settings.protocol(), settings.queue_group.clone())
     };
-    tracing::info!(db = %path.display(), "db-service starting");
+    tracing::info!(db = %path.display(), delivery = %config.delivery, "db-service starting");
     let (report, _store) = DbService::new(transport, store, SystemClock, config).run(shutdown).await?;
     Ok(report)
 }

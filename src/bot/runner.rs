@@ -64,6 +64,10 @@ pub struct ReplayReport {
     /// Why a live source ended the run early (a refused login, a duplicate
     /// login's kick): the run is an error.
     pub ended_by: Option<String>,
+    /// With JetStream delivery: acks, duplicates, republishes and the
+    /// unacknowledged window (what a crash would have lost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jetstream: Option<crate::link::StreamStats>,
 }
 
 type InFlight<'l> = Pin<Box<dyn Future<Output = Result<Reply, LinkError>> + 'l>>;

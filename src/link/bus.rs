@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::stream::{StreamOutbox, StreamStats};
 use super::{DbLink, LinkError};
 use crate::contract::{Command, EnqueueReply, Reply, Request};
 use crate::transport::Transport;
@@ -36,6 +37,8 @@ pub struct BusLink<T: Transport> {
     /// the service read everything sent before it on this connection, so
     /// these are the ones whose delivery nothing has confirmed yet.
     unconfirmed: Cell<u64>,
+    /// With JetStream delivery: events and marks go into the stream, with ids and acks.
+    stream: Option<StreamOutbox>,
 }
 
 /// What a [`BusLink`] does with commands while no db-service listens.
@@ -70,7 +73,38 @@ pub struct OutboxStats {
 impl<T: Transport> BusLink<T> {
     /// A link over `transport` that treats unheard commands as `policy` says.
     pub fn new(transport: T, policy: Outbox) -> BusLink<T> {
-        BusLink { transport, policy, outbox: RefCell::new(HeldCommands::default()), unconfirmed: Cell::new(0) }
+        BusLink {
+            transport,
+            policy,
+            outbox: RefCell::new(HeldCommands::default()),
+            unconfirmed: Cell::new(0),
+            stream: None,
+        }
+    }
+
+    /// A link that publishes events and marks into the JetStream stream,
+    /// with ids `<instance>-<n>`, at most `ack_window` unacknowledged. The
+    /// stream keeps them while no db-service runs, so nothing is held here.
+    pub fn jetstream(transport: T, instance: String, ack_window: usize) -> BusLink<T> {
+        BusLink { stream: Some(StreamOutbox::new(instance, ack_window)), ..BusLink::new(transport, Outbox::None) }
+    }
+
+    /// The JetStream publisher's counters; `None` with core delivery.
+    pub fn stream_stats(&self) -> Option<StreamStats> {
+        self.stream.as_ref().map(StreamOutbox::stats)
+    }
+
+    /// With JetStream: waits up to `timeout` until every command sent so far
+    /// is acknowledged (the bot's shutdown). Core delivery: nothing to wait for.
+    ///
+    /// # Errors
+    ///
+    /// When some are still unacknowledged after `timeout`.
+    pub async fn settle(&self, timeout: Duration) -> Result<(), LinkError> {
+        match &self.stream {
+            Some(stream) => stream.settle_all(&self.transport, timeout).await,
+            None => Ok(()),
+        }
     }
 
     pub fn transport(&self) -> &T {
@@ -174,6 +208,9 @@ impl<T: Transport> BusLink<T> {
 
 impl<T: Transport> DbLink for BusLink<T> {
     async fn send(&self, command: Command) -> Result<(), LinkError> {
+        if let Some(stream) = &self.stream {
+            return stream.send(&self.transport, &command).await;
+        }
         if self.holds() && self.outbox.borrow().holding {
             self.hold(command);
             return Ok(());
@@ -182,6 +219,15 @@ impl<T: Transport> DbLink for BusLink<T> {
     }
 
     async fn request(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
+        if let Some(stream) = &self.stream {
+            // A read must not overtake the marks and chat sent before it:
+            // they are in the stream (acked) before the read leaves, and
+            // the service answers only once it has applied them.
+            if !matches!(command, Command::Request(Request::Enqueue(_))) {
+                stream.settle_all(&self.transport, timeout).await?;
+            }
+            return self.request_now(&command, timeout).await;
+        }
         let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
         if self.holds() && is_enqueue && self.outbox.borrow().holding {
             self.hold(command);

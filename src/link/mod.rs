@@ -14,6 +14,7 @@ mod bus;
 mod direct;
 mod dual;
 mod error;
+mod stream;
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use bus::{BusLink, Outbox, OutboxStats, OUTBOX_CAPACITY};
 pub use direct::DirectLink;
 pub use dual::DualLink;
 pub use error::{BadReply, LinkError};
+pub use stream::StreamStats;
 
 use crate::contract::{Command, Reply};
 

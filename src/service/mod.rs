@@ -5,6 +5,7 @@
 //! use it, so direct mode and bus mode cannot disagree about what a message means.
 
 mod apply_command;
+mod jetstream;
 mod runtime;
 
 pub use apply_command::{apply_command, command_now};

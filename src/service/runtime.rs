@@ -20,6 +20,7 @@ use bytes::Bytes;
 use super::{apply_command, command_now};
 use crate::clock::Clock;
 use crate::contract::{Command, Reply, Request, WILDCARD};
+use crate::delivery::{Delivery, JetStreamSettings};
 use crate::store::Store;
 use crate::trace::{Trace, TraceEvent};
 use crate::transport::{BusMessage, Subscription, Transport, TransportError};
@@ -52,6 +53,10 @@ pub struct ServiceConfig {
     /// How long the shutdown drain waits for the server before it commits
     /// what has arrived and returns.
     pub drain_timeout: Duration,
+    /// Core subscription or JetStream consumer.
+    pub delivery: Delivery,
+    /// The stream and consumer, with `Delivery::Jetstream`.
+    pub jetstream: JetStreamSettings,
 }
 
 impl Default for ServiceConfig {
@@ -61,6 +66,8 @@ impl Default for ServiceConfig {
             commit: CommitMode::Group { max_batch: 1024 },
             host: "db".into(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            delivery: Delivery::Core,
+            jetstream: JetStreamSettings::default(),
         }
     }
 }
@@ -87,6 +94,12 @@ pub struct ServiceReport {
     pub commits: u64,
     /// Replies sent.
     pub replies: u64,
+    /// JetStream redeliveries of already applied messages, skipped (and acked).
+    pub redelivered: u64,
+    /// Times a delivery arrived past a gap and waited for the gap's redelivery.
+    pub gaps: u64,
+    /// The highest stream sequence applied, with JetStream.
+    pub applied_seq: u64,
 }
 
 impl ServiceReport {
@@ -100,15 +113,23 @@ pub type CommitDelay = Box<dyn Fn() -> Duration>;
 
 /// One db-service instance.
 pub struct DbService<T: Transport, C: Clock> {
-    transport: T,
-    store: Store,
-    clock: C,
-    config: ServiceConfig,
-    report: ServiceReport,
+    pub(super) transport: T,
+    pub(super) store: Store,
+    pub(super) clock: C,
+    pub(super) config: ServiceConfig,
+    pub(super) report: ServiceReport,
     /// The trace and the Unix ms its virtual time 0 stands for.
     trace: Option<(Trace, i64)>,
     commit_delay: Option<CommitDelay>,
-    ready: Option<tokio::sync::oneshot::Sender<()>>,
+    pub(super) ready: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// What applying one payload did.
+pub(super) enum Applied {
+    /// Not a valid command: skipped, counted, logged; the reply says why.
+    Malformed(Bytes),
+    /// Applied (or rejected by the store and rolled back alone); `reply` for requests.
+    Done { command: Command, reply: Option<Bytes> },
 }
 
 impl<T: Transport, C: Clock> DbService<T, C> {
@@ -161,7 +182,14 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     ///
     /// Only when the subscription cannot be made (an invalid subject or queue
     /// group); an unreachable bus is logged and waited out.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
+        match self.config.delivery {
+            Delivery::Core => self.run_core(shutdown).await,
+            Delivery::Jetstream => self.run_jetstream(shutdown).await,
+        }
+    }
+
+    async fn run_core(mut self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
         let mut subscription = self.transport.subscribe(WILDCARD, self.config.queue_group.as_deref()).await?;
         // The round trip confirms the subscription; if the bus is unreachable
         // right now that is logged, not fatal: the transport resubscribes on reconnect.
@@ -232,6 +260,14 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 }
             }
         }
+        self.committed().await;
+        for (reply_to, payload) in after_commit {
+            self.reply(&reply_to, payload).await;
+        }
+    }
+
+    /// Counts a commit and pauses as the simulated disk says.
+    pub(super) async fn committed(&mut self) {
         self.report.commits += 1;
         if let Some(delay) = &self.commit_delay {
             let pause = delay();
@@ -239,58 +275,67 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 tokio::time::sleep(pause).await;
             }
         }
-        for (reply_to, payload) in after_commit {
-            self.reply(&reply_to, payload).await;
-        }
     }
 
     /// Decodes and applies one message. Read replies go out at once; write
     /// replies are pushed to `after_commit`.
     async fn handle(&mut self, message: BusMessage, after_commit: &mut Vec<(String, Bytes)>) {
-        let command = match Command::decode(&message.subject, &message.payload) {
-            Ok(command) => command,
-            Err(error) => {
-                *self.report.malformed.entry(message.subject.clone()).or_default() += 1;
-                tracing::warn!(subject = %message.subject, reason = %error.reason, "malformed payload skipped");
-                self.record(TraceEvent::Malformed { subject: message.subject.clone(), reason: error.reason.clone() });
+        let (command, payload) = match self.apply_payload(&message.subject, &message.payload) {
+            Applied::Malformed(reply) => {
                 if let Some(reply_to) = &message.reply {
-                    self.reply(reply_to, Bytes::from(Reply::Error(error.to_string()).encode())).await;
+                    self.reply(reply_to, reply).await;
                 }
                 return;
+            }
+            Applied::Done { command, reply } => (command, reply),
+        };
+        let (Some(reply_to), Some(payload)) = (message.reply, payload) else { return };
+        let is_write = matches!(command, Command::Request(Request::Enqueue(_)));
+        if is_write && self.store.in_batch() {
+            after_commit.push((reply_to, payload));
+        } else {
+            self.reply(&reply_to, payload).await;
+        }
+    }
+
+    /// Decodes `payload` as a command on `subject` and applies it: the one
+    /// step both deliveries share, so they count, log and trace alike.
+    pub(super) fn apply_payload(&mut self, subject: &str, payload: &[u8]) -> Applied {
+        let command = match Command::decode(subject, payload) {
+            Ok(command) => command,
+            Err(error) => {
+                *self.report.malformed.entry(subject.to_string()).or_default() += 1;
+                tracing::warn!(%subject, reason = %error.reason, "malformed payload skipped");
+                self.record(TraceEvent::Malformed { subject: subject.to_string(), reason: error.reason.clone() });
+                return Applied::Malformed(Bytes::from(Reply::Error(error.to_string()).encode()));
             }
         };
         let now = command_now(&command, &self.clock);
         let subject = command.subject();
-        let payload = match apply_command(&mut self.store, &command, now) {
+        let reply = match apply_command(&mut self.store, &command, now) {
             Ok(reply) => {
                 *self.report.applied.entry(subject.as_str().to_string()).or_default() += 1;
                 self.record(TraceEvent::Apply { subject, now });
-                reply.map(|r| r.encode())
+                reply.map(|r| Bytes::from(r.encode()))
             }
             Err(error) => {
                 self.report.store_errors += 1;
                 tracing::warn!(%subject, %error, "store rejected the command; rolled back");
                 self.record(TraceEvent::StoreError { subject, error: error.to_string() });
-                Some(Reply::Error(error.to_string()).encode())
+                Some(Bytes::from(Reply::Error(error.to_string()).encode()))
             }
         };
-        let (Some(reply_to), Some(payload)) = (message.reply, payload) else { return };
-        let is_write = matches!(command, Command::Request(Request::Enqueue(_)));
-        if is_write && self.store.in_batch() {
-            after_commit.push((reply_to, Bytes::from(payload)));
-        } else {
-            self.reply(&reply_to, Bytes::from(payload)).await;
-        }
+        Applied::Done { command, reply }
     }
 
-    async fn reply(&mut self, reply_to: &str, payload: Bytes) {
+    pub(super) async fn reply(&mut self, reply_to: &str, payload: Bytes) {
         self.report.replies += 1;
         if let Err(error) = self.transport.publish(reply_to, payload).await {
             tracing::warn!(%error, "[NATS] reply could not be sent");
         }
     }
 
-    fn record(&self, event: TraceEvent) {
+    pub(super) fn record(&self, event: TraceEvent) {
         if let Some((trace, origin)) = &self.trace {
             trace.record(self.clock.now_ms() - origin, &self.config.host, event);
         }

@@ -96,6 +96,14 @@ impl Store {
         })
     }
 
+    /// Rolls the open batch back whole and closes it: nothing of it stays.
+    pub fn abort_batch(&mut self) {
+        if self.batch_open {
+            self.batch_open = false;
+            self.rollback_if_open();
+        }
+    }
+
     /// Whether a batch is open.
     pub fn in_batch(&self) -> bool {
         self.batch_open

@@ -45,6 +45,10 @@ pub enum TraceEvent {
     Malformed { subject: String, reason: String },
     /// The store rejected a command (rolled back alone).
     StoreError { subject: Subject, error: String },
+    /// A db-service skipped a JetStream redelivery it had already applied.
+    Redelivered { subject: String, seq: u64 },
+    /// The bot published its unacknowledged JetStream commands again (`from`: the first one's id).
+    Republish { from: String, count: usize, reason: String },
     /// The replay ended; `listed` users get their `user.left`.
     Shutdown { listed: usize },
     /// The simulated db-services drained after the replay (or did not).
@@ -68,6 +72,8 @@ impl TraceEvent {
             TraceEvent::Apply { .. } => "apply",
             TraceEvent::Malformed { .. } => "malformed",
             TraceEvent::StoreError { .. } => "store_error",
+            TraceEvent::Redelivered { .. } => "redelivered",
+            TraceEvent::Republish { .. } => "republish",
             TraceEvent::Shutdown { .. } => "shutdown",
             TraceEvent::Settled { .. } => "settled",
         }

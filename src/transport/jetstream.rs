@@ -116,7 +116,12 @@ pub fn ack_subject_info(subject: &str) -> Option<AckSubjectInfo> {
     // the 9-token form; the 12-token form adds a token after them (a random suffix).
     let numbers = if tokens.len() == 9 { &tokens[4..9] } else { &tokens[6..11] };
     let number = |i: usize| numbers.get(i).and_then(|t| t.parse::<u64>().ok());
-    Some(AckSubjectInfo { delivered: number(0)?, stream_seq: number(1)?, consumer_seq: number(2)?, pending: number(4)? })
+    Some(AckSubjectInfo {
+        delivered: number(0)?,
+        stream_seq: number(1)?,
+        consumer_seq: number(2)?,
+        pending: number(4)?,
+    })
 }
 
 /// The payload that acknowledges a delivered message.

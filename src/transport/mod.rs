@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-#[cfg(feature = "nats")]
-pub use nats::{NatsConsumer, NatsTransport};
 pub use jetstream::{
     ack_subject_info, AckSubjectInfo, ConsumerConfig, PendingAck, PubAck, StreamConfig, StreamConsumer, StreamMessage,
     StreamState, StreamStorage, ACK_PAYLOAD, MSG_ID_HEADER,
 };
+#[cfg(feature = "nats")]
+pub use nats::{NatsConsumer, NatsTransport};
 pub use options::NatsOptions;
 pub use url::{hidden as hidden_secret, redact as redact_url, ServerList, UrlAuth};
 

@@ -222,10 +222,16 @@ impl Transport for NatsTransport {
         Ok(state_of(&stream.cached_info().state))
     }
 
-    async fn publish_with_ack(&self, subject: &str, payload: Bytes, msg_id: &str) -> Result<PendingAck, TransportError> {
+    async fn publish_with_ack(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        msg_id: &str,
+    ) -> Result<PendingAck, TransportError> {
         let size = payload.len();
         let publish = jetstream::message::PublishMessage::build().payload(payload).message_id(msg_id);
-        let pending = self.jetstream.send_publish(subject.to_string(), publish).await.map_err(|e| publish_error(&e, size))?;
+        let pending =
+            self.jetstream.send_publish(subject.to_string(), publish).await.map_err(|e| publish_error(&e, size))?;
         Ok(Box::pin(async move {
             let ack = pending.await.map_err(|e| publish_error(&e, size))?;
             Ok(PubAck { stream: ack.stream, seq: ack.sequence, duplicate: ack.duplicate })
@@ -243,9 +249,10 @@ impl Transport for NatsTransport {
             max_deliver: -1,
             ..Default::default()
         };
-        let consumer = stream.get_or_create_consumer(&config.durable_name, pull).await.map_err(|e| {
-            TransportError::Other(format!("cannot create the consumer {}: {e}", config.durable_name))
-        })?;
+        let consumer = stream
+            .get_or_create_consumer(&config.durable_name, pull)
+            .await
+            .map_err(|e| TransportError::Other(format!("cannot create the consumer {}: {e}", config.durable_name)))?;
         let messages = consumer
             .messages()
             .await
@@ -353,7 +360,8 @@ impl StreamConsumer for NatsConsumer {
     }
 
     async fn ack_floor(&mut self) -> Result<u64, TransportError> {
-        let info = self.consumer.get_info().await.map_err(|e| TransportError::Other(format!("consumer info failed: {e}")))?;
+        let info =
+            self.consumer.get_info().await.map_err(|e| TransportError::Other(format!("consumer info failed: {e}")))?;
         Ok(info.ack_floor.stream_sequence)
     }
 }

@@ -115,6 +115,7 @@ impl fmt::Debug for SimTransport {
 
 impl Transport for SimTransport {
     type Subscription = SimSubscription;
+    type Consumer = StubConsumer;
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         validate_publish(subject)?;
@@ -174,6 +175,49 @@ impl Transport for SimTransport {
 
     fn is_connected(&self) -> bool {
         self.shared.lock().connected
+    }
+
+    async fn ensure_stream(
+        &self,
+        _: &rosey::transport::StreamConfig,
+    ) -> Result<rosey::transport::StreamState, TransportError> {
+        Err(TransportError::JetStreamUnavailable)
+    }
+
+    async fn stream_state(&self, _: &str) -> Result<rosey::transport::StreamState, TransportError> {
+        Err(TransportError::JetStreamUnavailable)
+    }
+
+    async fn publish_with_ack(
+        &self,
+        _: &str,
+        _: Bytes,
+        _: &str,
+    ) -> Result<rosey::transport::PendingAck, TransportError> {
+        Err(TransportError::JetStreamUnavailable)
+    }
+
+    async fn durable_consumer(
+        &self,
+        _: &str,
+        _: &rosey::transport::ConsumerConfig,
+    ) -> Result<StubConsumer, TransportError> {
+        Err(TransportError::JetStreamUnavailable)
+    }
+}
+
+/// TEMPORARY until the sim JetStream lands.
+pub struct StubConsumer;
+
+impl rosey::transport::StreamConsumer for StubConsumer {
+    async fn next(&mut self) -> Result<rosey::transport::StreamMessage, TransportError> {
+        Err(TransportError::JetStreamUnavailable)
+    }
+    fn try_next(&mut self) -> Option<rosey::transport::StreamMessage> {
+        None
+    }
+    async fn ack_floor(&mut self) -> Result<u64, TransportError> {
+        Err(TransportError::JetStreamUnavailable)
     }
 }
 

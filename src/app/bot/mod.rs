@@ -16,6 +16,7 @@ use crate::chat::{RecordingChat, SaidLine};
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
 use crate::cytube::client::SessionConfig;
+use crate::delivery::Delivery;
 use crate::fixture::Fixture;
 use crate::link::{BusLink, DbLink, DirectLink, DualLink, Outbox};
 use crate::store::Store;
@@ -66,10 +67,18 @@ pub async fn run_bot(
         }
         BotMode::Nats => {
             let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
-            let link = BusLink::new(transport, outbox_for(settings.protocol()));
+            let link = match settings.delivery() {
+                Delivery::Core => BusLink::new(transport, outbox_for(settings.protocol())),
+                Delivery::Jetstream => jetstream_link(settings, transport).await?,
+            };
             let (mut report, said) = source.run(settings, &link, stop).await?;
             settle(&link, settings.drain_timeout(), &mut report).await;
             Ok((report, said))
+        }
+        BotMode::Dual if settings.delivery() == Delivery::Jetstream => {
+            Err("dual mode falls back to the store when the bus is down, which is core delivery: \
+             use `--mode nats --delivery jetstream` for JetStream"
+                .into())
         }
         BotMode::Dual => {
             // No server yet is no reason to stop: the store takes the commands
@@ -138,11 +147,49 @@ async fn replay<L: DbLink>(
     (report, chat.said)
 }
 
+/// The JetStream link: the stream is made sure of first (the bot may start
+/// before any db-service), so the bot fails at once on a server without
+/// JetStream. Message ids are `<instance>-<n>`, the instance a fresh nuid.
+async fn jetstream_link(settings: &Settings, transport: NatsTransport) -> crate::Result<BusLink<NatsTransport>> {
+    let jetstream = settings.jetstream();
+    let state = transport.ensure_stream(&jetstream.stream).await?;
+    let inbox = transport.client().new_inbox();
+    let instance = format!("bot-{}", inbox.rsplit('.').next().unwrap_or(&inbox));
+    tracing::info!(
+        stream = %jetstream.stream.name,
+        last_seq = state.last_seq,
+        %instance,
+        ack_window = jetstream.ack_window,
+        "[NATS] bot publishing into the stream"
+    );
+    Ok(BusLink::jetstream(transport, instance, jetstream.ack_window))
+}
+
 /// Makes sure the server has every command before the bot exits, waiting
 /// for it at most `drain` (it may be gone). What could not be confirmed is
 /// logged and added to the report's link failures: the commands published
 /// since the last answered request, and any the outbox still holds.
 async fn settle<T: Transport>(link: &BusLink<T>, drain: Duration, report: &mut ReplayReport) {
+    if let Some(before) = link.stream_stats() {
+        if let Err(error) = link.settle(drain).await {
+            tracing::warn!(%error, unacked = before.unacked, "[NATS] the server did not acknowledge everything in time");
+        }
+        let stats = link.stream_stats().unwrap_or(before);
+        tracing::info!(
+            acked = stats.acked,
+            duplicates = stats.duplicates,
+            republished = stats.republished,
+            peak_unacked = stats.peak_unacked,
+            unacked = stats.unacked,
+            "[NATS] JetStream delivery"
+        );
+        if stats.unacked > 0 {
+            let what = "published, but not acknowledged by the stream before exit";
+            *report.link_failures.entry(format!("commands {what}")).or_default() += stats.unacked as u64;
+        }
+        report.jetstream = Some(stats);
+        return;
+    }
     if link.unconfirmed() > 0 {
         match tokio::time::timeout(drain, link.transport().round_trip()).await {
             Ok(Ok(())) => link.confirmed(),

@@ -1,0 +1,323 @@
+//! The db-service over JetStream: events and marks from a durable pull
+//! consumer, applied exactly once; requests over core NATS, answered in step
+//! with the stream.
+//!
+//! JetStream delivers at least once. What turns that into exactly once is
+//! the database itself: a batch of deliveries is applied in one transaction
+//! that also records the highest stream sequence applied
+//! (`delivery_progress`), and the batch is acknowledged only after the commit.
+//! A crash before the commit applies nothing and acks nothing (the server
+//! redelivers); a crash between the commit and the acks redelivers what is
+//! already applied, and a delivery at or below the recorded sequence is
+//! skipped and acked.
+//!
+//! "At or below" is only sound if nothing is applied past a hole: a delivery
+//! lost with a connection comes back after the ack wait, possibly behind
+//! newer ones. So the service applies in stream order: a delivery past the
+//! next expected sequence waits (unacked, so it is redelivered) until the
+//! missing ones have been applied. The expected sequence skips what the
+//! server no longer has (the stream's limits remove from the front) and what
+//! the consumer already counts as acknowledged.
+//!
+//! Requests: `outbound.get` and `recent_chat.get` must see every mark and
+//! chat line the server stored before them, or a redelivered mark could let
+//! a line be said twice. The service asks the stream for its last sequence
+//! when a read arrives and answers it once everything up to there is
+//! applied. (The bot awaits the acks of what it published before it polls,
+//! so its own marks are at or below that sequence.)
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+use super::runtime::{Applied, DbService, ServiceReport};
+use super::CommitMode;
+use crate::clock::Clock;
+use crate::contract::{Reply, Subject};
+use crate::store::Store;
+use crate::trace::TraceEvent;
+use crate::transport::{
+    BusMessage, StreamConsumer, StreamMessage, Subscription, Transport, TransportError, ACK_PAYLOAD,
+};
+
+/// Most reads waiting for the stream to catch up; past it a read is refused
+/// (the bot retries its poll; nothing is lost).
+const MAX_PARKED_READS: usize = 1_000;
+
+/// Where the service stands in the stream.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    /// The highest sequence whose effects are committed.
+    applied: u64,
+    /// The lowest sequence that can still be delivered: the stream's first
+    /// message, or past the consumer's ack floor.
+    floor: u64,
+}
+
+impl Progress {
+    fn expected(&self) -> u64 {
+        (self.applied + 1).max(self.floor)
+    }
+}
+
+/// A read request waiting until the stream is applied up to `target`.
+struct ParkedRead {
+    target: u64,
+    request: BusMessage,
+}
+
+impl<T: Transport, C: Clock> DbService<T, C> {
+    /// Serves over JetStream until `shutdown` resolves.
+    pub(super) async fn run_jetstream(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(ServiceReport, Store), TransportError> {
+        let settings = self.config.jetstream.clone();
+        let stream = settings.stream.name.clone();
+        let state = self.transport.ensure_stream(&settings.stream).await?;
+        let mut consumer = self.transport.durable_consumer(&stream, &settings.consumer).await?;
+        let applied = self.store.applied_stream_seq(&stream).map_err(|error| {
+            TransportError::Other(format!("cannot read the applied stream sequence from the database: {error}"))
+        })?;
+        let ack_floor = consumer.ack_floor().await?;
+        if ack_floor > applied {
+            tracing::warn!(
+                applied,
+                ack_floor,
+                "[NATS] the consumer has acknowledged more than this database applied: \
+                 those commands went to another database file; continuing after them"
+            );
+        }
+        let mut progress = Progress { applied, floor: state.first_seq.max(ack_floor + 1) };
+        self.report.applied_seq = applied;
+        let group = self.config.queue_group.clone();
+        let mut gets = self.transport.subscribe(Subject::OutboundGet.as_str(), group.as_deref()).await?;
+        let mut enqueues = self.transport.subscribe(Subject::OutboundEnqueue.as_str(), group.as_deref()).await?;
+        let mut recents = self.transport.subscribe(Subject::RecentChatGet.as_str(), group.as_deref()).await?;
+        if let Err(error) = self.transport.round_trip().await {
+            tracing::warn!(%error, "[NATS] subscriptions not confirmed yet; serving anyway");
+        }
+        tracing::info!(
+            %stream,
+            consumer = %settings.consumer.durable_name,
+            applied,
+            last_seq = state.last_seq,
+            "[NATS] db-service consuming the stream"
+        );
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(());
+        }
+        let mut parked: Vec<ParkedRead> = Vec::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(request) = gets.next() => self.read_request(request, &stream, progress, &mut parked).await,
+                Some(request) = recents.next() => self.read_request(request, &stream, progress, &mut parked).await,
+                Some(request) = enqueues.next() => self.write_request(request).await,
+                delivery = consumer.next() => match delivery {
+                    Ok(first) => {
+                        self.stream_batch(first, &mut consumer, &stream, &mut progress).await;
+                        self.answer_parked(progress, &mut parked).await;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "[NATS] the stream consumer stopped");
+                        break;
+                    }
+                },
+            }
+        }
+        let drain = self.config.drain_timeout;
+        match tokio::time::timeout(drain, self.transport.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "[NATS] flush of the last acks failed; they will be redelivered"),
+            Err(_) => tracing::warn!(?drain, "[NATS] the last acks could not be flushed in time"),
+        }
+        tracing::info!(
+            applied = self.report.applied_total(),
+            applied_seq = progress.applied,
+            redelivered = self.report.redelivered,
+            "db-service stopped"
+        );
+        Ok((self.report, self.store))
+    }
+
+    /// Applies `first` and whatever else has arrived in one transaction with
+    /// the new applied sequence, then acks them.
+    async fn stream_batch(
+        &mut self,
+        first: StreamMessage,
+        consumer: &mut T::Consumer,
+        stream: &str,
+        progress: &mut Progress,
+    ) {
+        let max_batch = match self.config.commit {
+            CommitMode::Group { max_batch } => max_batch.max(1),
+            CommitMode::PerCommand => 1,
+        };
+        let mut deliveries = vec![first];
+        while deliveries.len() < max_batch {
+            let Some(next) = consumer.try_next() else { break };
+            deliveries.push(next);
+        }
+        let before = progress.applied;
+        if let Err(error) = self.store.begin_batch() {
+            tracing::error!(%error, "cannot open a transaction; nothing applied, the server will redeliver");
+            return;
+        }
+        let mut acks = Vec::with_capacity(deliveries.len());
+        for message in deliveries {
+            if !self.store.in_batch() {
+                break;
+            }
+            if message.stream_seq < progress.expected() {
+                self.report.redelivered += 1;
+                self.record(TraceEvent::Redelivered { subject: message.subject.clone(), seq: message.stream_seq });
+                acks.push(message.ack_subject);
+                continue;
+            }
+            if message.stream_seq > progress.expected()
+                && !self.hole_is_gone(message.stream_seq, consumer, stream, progress).await
+            {
+                // Left unacked: it comes back after the ack wait, behind the hole.
+                self.report.gaps += 1;
+                tracing::debug!(
+                    seq = message.stream_seq,
+                    expected = progress.expected(),
+                    "[NATS] delivery past a gap waits"
+                );
+                continue;
+            }
+            // Malformed payloads and store rejections count as applied: they
+            // would fail the same way every time.
+            let _ = self.apply_payload(&message.subject, &message.payload);
+            progress.applied = message.stream_seq;
+            acks.push(message.ack_subject);
+        }
+        if !self.store.in_batch() {
+            // SQLite gave the transaction up (disk full, I/O error): none of
+            // it is committed, so none of it is acked; the server redelivers.
+            tracing::error!("the batch's transaction was lost; it will be redelivered");
+            progress.applied = before;
+            return;
+        }
+        if progress.applied > before {
+            if let Err(error) = self.store.record_applied_seq(stream, progress.applied) {
+                tracing::error!(%error, "cannot record the applied sequence; rolling the batch back");
+                self.store.abort_batch();
+                progress.applied = before;
+                return;
+            }
+        }
+        if let Err(error) = self.store.commit_batch() {
+            tracing::error!(%error, "commit failed: the batch is rolled back and will be redelivered");
+            progress.applied = before;
+            return;
+        }
+        self.report.applied_seq = progress.applied;
+        self.committed().await;
+        for ack in acks {
+            if let Err(error) = self.transport.publish(&ack, Bytes::from_static(ACK_PAYLOAD)).await {
+                tracing::warn!(%error, "[NATS] ack not sent; the message will be redelivered and skipped");
+            }
+        }
+    }
+
+    /// Whether the sequences between the expected one and `seq` can no
+    /// longer arrive (removed by the stream's limits, or acknowledged before
+    /// this database): then `progress.floor` moves up to `seq`.
+    async fn hole_is_gone(
+        &mut self,
+        seq: u64,
+        consumer: &mut T::Consumer,
+        stream: &str,
+        progress: &mut Progress,
+    ) -> bool {
+        let first_seq = match self.transport.stream_state(stream).await {
+            Ok(state) => state.first_seq,
+            Err(error) => {
+                tracing::warn!(%error, "[NATS] stream state unavailable; waiting for the redelivery");
+                return false;
+            }
+        };
+        let ack_floor = consumer.ack_floor().await.unwrap_or(0);
+        let floor = first_seq.max(ack_floor + 1);
+        if floor > progress.floor {
+            if floor > progress.applied + 1 {
+                tracing::warn!(
+                    from = progress.applied + 1,
+                    to = floor - 1,
+                    "[NATS] commands the stream no longer holds were never applied (its limits removed them)"
+                );
+            }
+            progress.floor = floor;
+        }
+        seq <= progress.expected()
+    }
+
+    /// A read: answered now if the stream is applied up to its last
+    /// sequence, otherwise parked until it is.
+    async fn read_request(
+        &mut self,
+        request: BusMessage,
+        stream: &str,
+        progress: Progress,
+        parked: &mut Vec<ParkedRead>,
+    ) {
+        if request.reply.is_none() {
+            return;
+        }
+        let target = match self.transport.stream_state(stream).await {
+            Ok(state) => state.last_seq,
+            Err(error) => {
+                self.refuse(&request, &format!("the stream cannot be read right now: {error}")).await;
+                return;
+            }
+        };
+        if target <= progress.applied {
+            self.answer(request).await;
+        } else if parked.len() >= MAX_PARKED_READS {
+            self.refuse(&request, "the db-service is catching up with the stream; try again").await;
+        } else {
+            parked.push(ParkedRead { target, request });
+        }
+    }
+
+    /// Answers the parked reads the stream has caught up with, in arrival order.
+    async fn answer_parked(&mut self, progress: Progress, parked: &mut Vec<ParkedRead>) {
+        if parked.is_empty() {
+            return;
+        }
+        let (ready, waiting): (Vec<ParkedRead>, Vec<ParkedRead>) =
+            parked.drain(..).partition(|read| read.target <= progress.applied);
+        *parked = waiting;
+        for read in ready {
+            self.answer(read.request).await;
+        }
+    }
+
+    /// Applies a request outside any batch and replies.
+    async fn answer(&mut self, request: BusMessage) {
+        let reply = match self.apply_payload(&request.subject, &request.payload) {
+            Applied::Malformed(reply) => Some(reply),
+            Applied::Done { reply, .. } => reply,
+        };
+        if let (Some(reply_to), Some(reply)) = (&request.reply, reply) {
+            self.reply(reply_to, reply).await;
+        }
+    }
+
+    async fn refuse(&mut self, request: &BusMessage, why: &str) {
+        if let Some(reply_to) = &request.reply {
+            self.reply(reply_to, Bytes::from(Reply::Error(why.to_string()).encode())).await;
+        }
+    }
+
+    /// An enqueue: applied and committed on its own, then answered. It
+    /// depends on nothing in the stream.
+    async fn write_request(&mut self, request: BusMessage) {
+        self.answer(request).await;
+        self.committed().await;
+    }
+}
