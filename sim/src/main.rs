@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rosey::bot::Protocol;
+use rosey::delivery::Delivery;
 use rosey::fixture::Fixture;
 use rosey::store::Store;
 use rosey::trace::Trace;
@@ -48,6 +49,9 @@ enum Command {
         /// Override the scenario's protocol.
         #[arg(long)]
         protocol: Option<Protocol>,
+        /// Override the scenario's delivery: `core` or `jetstream`.
+        #[arg(long, value_enum)]
+        delivery: Option<Delivery>,
     },
     /// Run a scenario twice with one seed and compare the traces line by line.
     CheckDeterminism {
@@ -75,6 +79,9 @@ struct RunArgs {
     /// The outbound protocol: `hardened` or `v0.5` (default: the scenario's).
     #[arg(long)]
     protocol: Option<Protocol>,
+    /// Bus runs: `core` or `jetstream` delivery (default: the scenario's).
+    #[arg(long, value_enum)]
+    delivery: Option<Delivery>,
     /// The SQLite file to write: direct replays of a fixture create it or upgrade and add to it;
     /// bus and scenario runs write their final database to it as a new file.
     #[arg(long)]
@@ -95,7 +102,10 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
-        Command::Sweep { scenario, seeds, jobs, protocol } => rosey_sim::sweep::sweep(&scenario, seeds, jobs, protocol),
+        Command::Sweep { scenario, seeds, jobs, protocol, delivery } => {
+            let variant = Overrides { protocol, delivery, ..Overrides::default() };
+            rosey_sim::sweep::sweep(&scenario, seeds, jobs, variant)
+        }
         Command::CheckDeterminism { scenario, seed, mode } => check_determinism(&scenario, seed, mode),
     };
     match result {
@@ -131,7 +141,7 @@ fn run(args: RunArgs) -> Result<bool> {
         check_new_database_path(db)?;
     }
     let prepared = Prepared::load(path, mode)?;
-    let overrides = Overrides { seed: args.seed, mode: args.mode, protocol: args.protocol };
+    let overrides = Overrides { seed: args.seed, mode: args.mode, protocol: args.protocol, delivery: args.delivery };
     let wall = std::time::Instant::now();
     let result = prepared.run_saving(overrides, args.db.as_deref())?;
     let wall = wall.elapsed();
@@ -194,7 +204,7 @@ fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<()> {
 
 fn check_determinism(path: &Path, seed: Option<u64>, mode: Option<Mode>) -> Result<bool> {
     let prepared = Prepared::load(path, mode.unwrap_or(Mode::Bus))?;
-    let overrides = Overrides { seed, mode, protocol: None };
+    let overrides = Overrides { seed, mode, ..Overrides::default() };
     let first: RunResult = prepared.run(overrides)?;
     let second: RunResult = prepared.run(overrides)?;
     let (a, b) = (first.trace.lines(), second.trace.lines());

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use rosey::bot::{Protocol, ReplayReport};
+use rosey::delivery::Delivery;
 use rosey::chat::SaidLine;
 use rosey::clock::unix_seconds;
 use rosey::cytube::ChatEvent;
@@ -34,6 +35,7 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub mode: Option<Mode>,
     pub protocol: Option<Protocol>,
+    pub delivery: Option<Delivery>,
 }
 
 /// One run's result.
@@ -42,6 +44,7 @@ pub struct RunResult {
     pub seed: u64,
     pub mode: Mode,
     pub protocol: Protocol,
+    pub delivery: Delivery,
     pub faults: Vec<Fault>,
     #[serde(skip)]
     pub report: ReplayReport,
@@ -108,9 +111,14 @@ impl Prepared {
         let seed = overrides.seed.unwrap_or(self.scenario.seed);
         let mode = overrides.mode.unwrap_or(self.scenario.mode);
         let protocol = overrides.protocol.unwrap_or(self.scenario.protocol);
-        // A scenario's expected violation is about its own protocol; another
-        // protocol must keep every invariant.
-        let expected_violation = self.scenario.expect_violation.clone().filter(|_| protocol == self.scenario.protocol);
+        let delivery = overrides.delivery.unwrap_or(self.scenario.delivery);
+        // A scenario's expected violation is about its own protocol and
+        // delivery; under another, every invariant must hold.
+        let expected_violation = self
+            .scenario
+            .expect_violation
+            .clone()
+            .filter(|_| protocol == self.scenario.protocol && delivery == self.scenario.delivery);
         let faults = self.faults_for(seed);
         let fixture = with_bursts(&self.fixture, &faults);
         let reference = match &self.reference {
@@ -135,6 +143,7 @@ impl Prepared {
                     fixture: &fixture,
                     faults: &faults,
                     protocol,
+                    delivery,
                     db_services: self.scenario.db_services,
                     seed,
                     tick_ms: self.scenario.tick_ms,
@@ -176,6 +185,7 @@ impl Prepared {
             trace: &records,
             start_unix_ms: start,
             end_ms: fixture.end_ms(),
+            strict: mode == Mode::Bus && delivery == Delivery::Jetstream,
             cytube: chat_log.as_deref().map(|log| invariants::CytubeView { bot: &fixture.header.bot, log }),
         });
         let passed = match &expected_violation {
@@ -186,6 +196,7 @@ impl Prepared {
             seed,
             mode,
             protocol,
+            delivery,
             faults,
             virtual_ms: report.virtual_ms,
             report,

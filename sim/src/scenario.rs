@@ -12,6 +12,7 @@
 //! db_services = 1                     # db-service hosts: db, db2, ...
 //! expect_violation = "said_once"      # omit: every invariant must hold
 //! chat = "standin"                    # standin | cytube (a fake CyTube host, bus mode)
+//! delivery = "core"                   # core | jetstream (bus mode)
 //!
 //! [[faults]]
 //! kind = "drop"                       # see Fault for every kind and its keys
@@ -28,6 +29,7 @@
 use std::path::{Path, PathBuf};
 
 use rosey::bot::Protocol;
+use rosey::delivery::Delivery;
 use serde::Deserialize;
 
 use crate::chathost::ChatMode;
@@ -74,6 +76,9 @@ pub struct Scenario {
     /// The bot's chat: the in-process stand-in, or a fake CyTube server host.
     #[serde(default)]
     pub chat: ChatMode,
+    /// How commands travel in bus mode: core NATS, or a JetStream stream.
+    #[serde(default)]
+    pub delivery: Delivery,
     /// Set by [`Scenario::load`]: the file it came from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -131,6 +136,7 @@ impl Scenario {
             swarm: None,
             tick_ms: default_tick_ms(),
             chat: ChatMode::Standin,
+            delivery: Delivery::Core,
             path: None,
         }
     }
@@ -169,6 +175,9 @@ impl Scenario {
             if let Some(fault) = bus_only {
                 return Err(format!("fault {:?} needs mode = \"bus\"", fault.kind()));
             }
+        }
+        if self.delivery == Delivery::Jetstream && self.mode != Mode::Bus {
+            return Err("delivery = \"jetstream\" needs mode = \"bus\"".into());
         }
         if self.chat == ChatMode::Cytube && self.mode != Mode::Bus {
             return Err("chat = \"cytube\" needs mode = \"bus\"".into());

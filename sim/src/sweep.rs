@@ -4,14 +4,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
-use rosey::bot::Protocol;
+use rosey::delivery::Delivery;
 
 use crate::error::Result;
 use crate::run::{Overrides, Prepared, RunResult};
 
 /// Runs seeds `[from, to)`; prints a progress bar, every failing seed with the
 /// command that replays it, and the rate. Returns whether every seed passed.
-pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, protocol: Option<Protocol>) -> Result<bool> {
+pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, variant: Overrides) -> Result<bool> {
     let prepared = Prepared::load(path, crate::scenario::Mode::Bus)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let total = to - from;
@@ -33,7 +33,7 @@ pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, protocol:
                 if seed >= to {
                     break;
                 }
-                let result = prepared.run(Overrides { seed: Some(seed), mode: None, protocol });
+                let result = prepared.run(Overrides { seed: Some(seed), ..variant });
                 if results.send((seed, result)).is_err() {
                     break;
                 }
@@ -48,7 +48,7 @@ pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, protocol:
                 Err(error) => Some(error.to_string()),
             };
             if let Some(why) = failure {
-                bar.println(format!("seed {seed} FAILED: {why}\n  replay: {}", replay_command(path, seed, protocol)));
+                bar.println(format!("seed {seed} FAILED: {why}\n  replay: {}", replay_command(path, seed, variant)));
                 failures.push((seed, why));
             }
         }
@@ -64,7 +64,7 @@ pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, protocol:
         failures.len()
     );
     for (seed, why) in &failures {
-        println!("  seed {seed}: {why}\n    {}", replay_command(path, *seed, protocol));
+        println!("  seed {seed}: {why}\n    {}", replay_command(path, *seed, variant));
     }
     Ok(failures.is_empty())
 }
@@ -82,11 +82,12 @@ fn failed_invariants(run: &RunResult) -> String {
     }
 }
 
-/// The one command that replays a seed.
-pub fn replay_command(path: &Path, seed: u64, protocol: Option<Protocol>) -> String {
-    let protocol = protocol.map(|p| format!(" --protocol {p}")).unwrap_or_default();
+/// The one command that replays a seed (with the protocol and delivery the sweep overrode).
+pub fn replay_command(path: &Path, seed: u64, variant: Overrides) -> String {
+    let protocol = variant.protocol.map(|p| format!(" --protocol {p}")).unwrap_or_default();
+    let delivery = variant.delivery.map(|d| format!(" --delivery {d}")).unwrap_or_default();
     format!(
-        "cargo run --release -p rosey-sim -- run {} --seed {seed}{protocol} --trace seed-{seed}.jsonl",
+        "cargo run --release -p rosey-sim -- run {} --seed {seed}{protocol}{delivery} --trace seed-{seed}.jsonl",
         path.display()
     )
 }
@@ -94,7 +95,11 @@ pub fn replay_command(path: &Path, seed: u64, protocol: Option<Protocol>) -> Str
 /// The verdict part of a run's report.
 pub fn render_result(run: &RunResult, path: &Path) -> String {
     let mut out = String::new();
-    out.push_str(&format!("mode: {:?}, protocol: {}, seed: {}\n", run.mode, run.protocol, run.seed).to_lowercase());
+    let delivery = match run.delivery {
+        Delivery::Core => String::new(),
+        other => format!(", delivery: {other}"),
+    };
+    out.push_str(&format!("mode: {:?}, protocol: {}{delivery}, seed: {}\n", run.mode, run.protocol, run.seed).to_lowercase());
     out.push_str(&format!("faults: {}\n", run.faults.len()));
     for fault in &run.faults {
         out.push_str(&format!("  {}\n", serde_json::to_string(fault).unwrap_or_default()));
@@ -120,7 +125,8 @@ pub fn render_result(run: &RunResult, path: &Path) -> String {
     let outcome = if run.passed { "PASS" } else { "FAIL" };
     out.push_str(&format!("result: {outcome} ({expectation})\n"));
     if !run.passed {
-        out.push_str(&format!("replay: {}\n", replay_command(path, run.seed, Some(run.protocol))));
+        let variant = Overrides { protocol: Some(run.protocol), delivery: Some(run.delivery), ..Overrides::default() };
+        out.push_str(&format!("replay: {}\n", replay_command(path, run.seed, variant)));
     }
     out
 }

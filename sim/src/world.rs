@@ -24,9 +24,11 @@ use std::time::Duration;
 
 use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use rosey::clock::unix_seconds;
+use rosey::contract::{Command, RecentChatGet, Request};
+use rosey::delivery::{Delivery, DEFAULT_ACK_WINDOW};
 use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig};
 use rosey::fixture::Fixture;
-use rosey::link::{BusLink, OutboxStats};
+use rosey::link::{BusLink, DbLink, OutboxStats};
 use rosey::live::LiveChannel;
 use rosey::service::{DbService, ServiceConfig, ServiceReport};
 use rosey::store::Store;
@@ -34,12 +36,12 @@ use rosey::trace::{Trace, TraceEvent};
 use rosey::transport::Transport;
 use tokio::sync::watch;
 
-use crate::bus::{SimBusOptions, SimTransport, BUS_ADDR};
+use crate::bus::{BusServerOptions, JetStreamStore, SimBusOptions, SimTransport, BUS_ADDR};
 use crate::chathost::{self, ChatMode, CytubeSource, TurmoilDialer, CHAT_HOST};
 use crate::clock::{sim_now_ms, SimClock};
 use crate::cytube::{ChatLine, FakeCytube};
 use crate::fault::{db_host_names, Fault, FaultSpec};
-use crate::faulty_link::FaultyLink;
+use crate::faulty_link::{DropScope, Drops, FaultyLink, FaultyTransport};
 use crate::standin::ChatStandIn;
 
 /// The bus's listening port.
@@ -54,6 +56,7 @@ pub struct BusRun<'a> {
     pub fixture: &'a Fixture,
     pub faults: &'a [Fault],
     pub protocol: Protocol,
+    pub delivery: Delivery,
     pub db_services: usize,
     pub seed: u64,
     pub tick_ms: u64,
@@ -113,11 +116,16 @@ impl BusRun<'_> {
             .max_message_latency(BASE_LATENCY)
             .simulation_duration(Duration::from_millis(self.fixture.end_ms().max(0) as u64) + SETTLE);
         let mut sim = builder.build();
-        sim.host("bus", || crate::bus::serve(BUS_PORT));
+        // File storage outlives the bus host: a `restart_bus` bounces the host
+        // and the stream, its ids and the consumer's position are still there.
+        let jetstream = (self.delivery == Delivery::Jetstream).then(JetStreamStore::default);
+        sim.host("bus", move || {
+            crate::bus::serve_with(BUS_PORT, BusServerOptions { jetstream: jetstream.clone(), ..BusServerOptions::default() })
+        });
         for host in db_host_names(self.db_services) {
             let (shared, db_path, trace, faults) =
                 (shared.clone(), db_path.clone(), self.trace.clone(), self.faults.to_vec());
-            let protocol = self.protocol;
+            let (protocol, delivery) = (self.protocol, self.delivery);
             let name = host.clone();
             sim.host(name.as_str(), move || {
                 service_host(
@@ -126,6 +134,7 @@ impl BusRun<'_> {
                     db_path.clone(),
                     start,
                     protocol,
+                    delivery,
                     trace.clone(),
                     faults.clone(),
                 )
@@ -228,12 +237,17 @@ async fn service_host(
     db_path: PathBuf,
     start: i64,
     protocol: Protocol,
+    delivery: Delivery,
     trace: Trace,
     faults: Vec<Fault>,
 ) -> turmoil::Result {
     let store = Store::open(&db_path, unix_seconds(start))?;
     let transport = SimTransport::connect(BUS_ADDR, SimBusOptions { name: host.clone(), ..SimBusOptions::default() });
-    let config = ServiceConfig { host: host.clone(), ..rosey::app::service_config(protocol, None) };
+    let config = ServiceConfig {
+        host: host.clone(),
+        delivery,
+        ..rosey::app::service_config(protocol, None)
+    };
     let slow: Vec<(Fault, u64)> = faults
         .into_iter()
         .filter_map(|f| match f.what {
@@ -275,55 +289,112 @@ fn bot_host(
 ) -> impl std::future::Future<Output = turmoil::Result> + 'static {
     let fixture = run.fixture.clone();
     let faults = run.faults.to_vec();
-    let (protocol, services, seed, trace) = (run.protocol, run.db_services, run.seed, run.trace.clone());
+    let (protocol, delivery, services, seed, trace) =
+        (run.protocol, run.delivery, run.db_services, run.seed, run.trace.clone());
     async move {
-        let header = &fixture.header;
-        // Virtual 0 is the simulation's start, so fault windows and replay times agree.
-        let timeline = TokioTimeline::new(1.0);
         let transport =
             SimTransport::connect(BUS_ADDR, SimBusOptions { name: "bot".into(), ..SimBusOptions::default() });
         let mut ready = shared.ready.subscribe();
         ready.wait_for(|count| *count >= services).await?;
-        let link = FaultyLink::new(
-            BusLink::new(transport.clone(), rosey::app::outbox_for(protocol)),
-            &faults,
-            seed,
-            sim_now_ms,
-            trace.clone(),
-        );
-        let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, protocol);
-        let (report, chat) = match fake {
+        let drops = |scope| Drops::new(&faults, scope, seed, sim_now_ms, trace.clone());
+        let bot = BotPlan { fixture: &fixture, faults: &faults, protocol, seed, trace: &trace, fake, services };
+        match delivery {
+            Delivery::Core => {
+                let link = BusLink::new(transport.clone(), rosey::app::outbox_for(protocol));
+                let link = FaultyLink::new(link, drops(DropScope::All));
+                bot.play(&link, &shared, None).await
+            }
+            Delivery::Jetstream => {
+                let faulty = FaultyTransport::new(transport.clone(), drops(DropScope::Stream));
+                // One bot per run: its instance id only has to be unique in the stream.
+                let link = BusLink::jetstream(faulty.clone(), format!("bot-{seed:x}"), DEFAULT_ACK_WINDOW);
+                let link = FaultyLink::new(link, drops(DropScope::Requests));
+                bot.play(&link, &shared, Some(&faulty)).await
+            }
+        }
+    }
+}
+
+/// What the bot host runs with.
+struct BotPlan<'a> {
+    fixture: &'a Fixture,
+    faults: &'a [Fault],
+    protocol: Protocol,
+    seed: u64,
+    trace: &'a Trace,
+    fake: Option<FakeCytube>,
+    services: usize,
+}
+
+impl BotPlan<'_> {
+    /// Replays over `link`, settles, stops the services and hands back what it saw.
+    async fn play<T: Transport>(
+        self,
+        link: &FaultyLink<BusLink<T>>,
+        shared: &HostsShared,
+        below: Option<&FaultyTransport<SimTransport>>,
+    ) -> turmoil::Result {
+        let (fixture, trace) = (self.fixture, self.trace);
+        let header = &fixture.header;
+        // Virtual 0 is the simulation's start, so fault windows and replay times agree.
+        let timeline = TokioTimeline::new(1.0);
+        let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, self.protocol);
+        let (report, chat) = match self.fake {
             None => {
-                let chat = ChatStandIn::new(&faults, header.start_unix_ms);
-                let runner = Runner::new(bot, &link, chat, timeline, trace.clone(), RunnerConfig::default());
-                let (report, chat, _bot) = runner.replay(&fixture).await;
+                let chat = ChatStandIn::new(self.faults, header.start_unix_ms);
+                let runner = Runner::new(bot, link, chat, timeline, trace.clone(), RunnerConfig::default());
+                let (report, chat, _bot) = runner.replay(fixture).await;
                 (report, chat)
             }
             Some(fake) => {
-                let session = Session::new(TurmoilDialer, chat_session(&fixture, seed)?);
+                let session = Session::new(TurmoilDialer, chat_session(fixture, self.seed)?);
                 let (live, sink) = LiveChannel::new(session);
-                let mut source = CytubeSource::new(live, &fixture);
-                let runner = Runner::new(bot, &link, sink, timeline, trace.clone(), RunnerConfig::default());
+                let mut source = CytubeSource::new(live, fixture);
+                let runner = Runner::new(bot, link, sink, timeline, trace.clone(), RunnerConfig::default());
                 let (report, _sink, _bot) = runner.run(&mut source).await;
                 source.close().await;
-                let said = chathost::said_by_bot(&fake.chat_log(), &header.bot, &chathost::enqueued_texts(&fixture));
-                (report, ChatStandIn::recorded(said, attempts(&trace)))
+                let said = chathost::said_by_bot(&fake.chat_log(), &header.bot, &chathost::enqueued_texts(fixture));
+                (report, ChatStandIn::recorded(said, attempts(trace)))
             }
         };
 
         // Settle: the bus has every command, then the services drain and commit.
-        let _ = tokio::time::timeout(Duration::from_secs(30), transport.round_trip()).await;
+        let bus = link.inner();
+        let mut report = report;
+        if bus.stream_stats().is_some() {
+            settle_stream(bus).await;
+            report.jetstream = bus.stream_stats();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), bus.transport().round_trip()).await;
         shared.stop.send_replace(true);
         let mut done = shared.done.subscribe();
+        let services = self.services;
         let settled = tokio::time::timeout(Duration::from_secs(60), done.wait_for(|count| *count >= services)).await;
         trace.record(sim_now_ms(), "bot", TraceEvent::Settled { services_done: settled.is_ok() });
-        let outbox = link.inner().outbox_stats();
-        *shared.bot.borrow_mut() = Some(BotOutput { report, chat, outbox, dropped: link.dropped() });
+        let outbox = bus.outbox_stats();
+        let dropped = link.dropped() + below.map_or(0, FaultyTransport::dropped);
+        *shared.bot.borrow_mut() = Some(BotOutput { report, chat, outbox, dropped });
         if settled.is_err() {
             return Err("the db-services did not drain within 60 s of the replay's end".into());
         }
         Ok(())
     }
+}
+
+/// JetStream: waits until the stream has acknowledged every command, then
+/// until a db-service has applied them all. A read is the proof: the service
+/// answers it only once it has applied the stream up to its last sequence.
+async fn settle_stream<T: Transport>(link: &BusLink<T>) {
+    if let Err(error) = link.settle(Duration::from_secs(60)).await {
+        tracing::warn!(%error, "[NATS] the stream did not acknowledge everything in time");
+    }
+    let read = Command::Request(Request::RecentChat(RecentChatGet { limit: 1, at_ms: None }));
+    for _ in 0..30 {
+        if link.request(read.clone(), Duration::from_secs(2)).await.is_ok() {
+            return;
+        }
+    }
+    tracing::warn!("[NATS] no db-service caught up with the stream after the replay");
 }
 
 /// The bot's session with the `chat` host: the fixture's channel, logged in

@@ -65,7 +65,7 @@ fn multiset(keys: impl IntoIterator<Item = Key>) -> BTreeMap<Key, usize> {
 }
 
 pub(super) fn no_loss(o: &Observed<'_>, view: &CytubeView<'_>) -> Result<(), Failure> {
-    let bus_windows: Vec<(i64, i64)> = o.faults.iter().filter_map(Fault::loss_window).collect();
+    let bus_windows: Vec<(i64, i64)> = o.bus_loss_windows();
     let in_bus_window = |t: i64| bus_windows.iter().any(|&(from, until)| from <= t + 999 && t < until);
     let away: Vec<(i64, i64)> = o.faults.iter().filter_map(Fault::chat_away).collect();
     let down: Vec<(i64, i64)> =

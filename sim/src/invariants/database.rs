@@ -6,16 +6,14 @@ use rosey::trace::TraceEvent;
 
 use super::rows::{self, multiset, show, ChatRow, CountRow, EventRow, OutboundRow, UserRow};
 use super::{Failure, Observed};
-use crate::fault::Fault;
 
 /// The tables compared whole when no fault may lose anything.
 const WHOLE_TABLES: [&str; 5] = ["user_stats", "channel_stats", "user_count_history", "recent_chat", "current_status"];
 
 pub(super) fn no_loss(o: &Observed<'_>) -> Result<(), Failure> {
     let windows: Vec<(i64, i64)> = o
-        .faults
-        .iter()
-        .filter_map(Fault::loss_window)
+        .bus_loss_windows()
+        .into_iter()
         .map(|(from, until)| (o.start_unix_ms + from, o.start_unix_ms + until))
         .collect();
     if windows.is_empty() {

@@ -86,6 +86,9 @@ pub struct Observed<'a> {
     pub trace: &'a [TraceRecord],
     pub start_unix_ms: i64,
     pub end_ms: i64,
+    /// JetStream delivery in bus mode: no fault on the bus may lose anything,
+    /// so `no_loss` allows no loss window.
+    pub strict: bool,
     /// `chat = "cytube"`: what the chat server broadcast, and the bot's name.
     pub cytube: Option<CytubeView<'a>>,
 }
@@ -98,6 +101,15 @@ pub struct CytubeView<'a> {
 }
 
 impl Observed<'_> {
+    /// The spans of virtual time the bus's faults may lose events in: none
+    /// under strict (JetStream) delivery.
+    fn bus_loss_windows(&self) -> Vec<(i64, i64)> {
+        if self.strict {
+            return Vec::new();
+        }
+        self.faults.iter().filter_map(Fault::loss_window).collect()
+    }
+
     /// At most `limit` trace records that `wanted` picks.
     fn evidence(&self, limit: usize, wanted: impl Fn(&TraceEvent) -> bool) -> Vec<TraceRecord> {
         self.trace.iter().filter(|record| wanted(&record.event)).take(limit).cloned().collect()
