@@ -583,3 +583,94 @@ fn check_consumer_config(mut config: ConsumerConfigJson, name: &str) -> Result<C
     config.durable_name = Some(name.to_string());
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn publish(js: &mut JetStream, subject: &str, reply: Option<&str>, body: &str, now: Duration) -> Vec<Outbound> {
+        js.on_publish(1, subject, reply, None, &Bytes::from(body.to_string()), now).expect("JetStream's")
+    }
+
+    /// A JetStream with stream S on `s.>` (memory) and durable C (ack_wait 2 s, max_ack_pending 2).
+    fn setup() -> JetStream {
+        let mut js = JetStream::start(JetStreamStore::new(), Duration::ZERO);
+        let stream = r#"{"name":"S","subjects":["s.>"],"storage":"memory"}"#;
+        publish(&mut js, "$JS.API.STREAM.CREATE.S", Some("r"), stream, S);
+        let consumer = r#"{"stream_name":"S","config":{"durable_name":"C","ack_policy":"explicit","ack_wait":2000000000,"max_ack_pending":2}}"#;
+        publish(&mut js, "$JS.API.CONSUMER.DURABLE.CREATE.S.C", Some("r"), consumer, S);
+        js
+    }
+
+    fn acks(out: &[Outbound]) -> Vec<String> {
+        out.iter().filter_map(|o| o.reply.clone()).collect()
+    }
+
+    #[test]
+    fn pulls_stop_at_max_ack_pending_and_redeliver_oldest_first() {
+        let mut js = setup();
+        for n in 0..3 {
+            publish(&mut js, "s.x", None, &n.to_string(), S);
+        }
+        let out = publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("inbox"), r#"{"batch":10}"#, S);
+        let tokens: Vec<Vec<String>> = acks(&out).iter().map(|a| a.split('.').map(str::to_string).collect()).collect();
+        assert_eq!(tokens.len(), 2, "max_ack_pending 2: {out:?}");
+        assert_eq!(tokens.iter().map(|t| (t[4].as_str(), t[5].as_str())).collect::<Vec<_>>(), [("1", "1"), ("1", "2")]);
+        // Ack 2: a slot frees and 3 goes to the waiting pull.
+        let out = publish(&mut js, &acks(&out)[1], None, "+ACK", S);
+        assert_eq!(acks(&out).iter().map(|a| a.split('.').nth(5).unwrap_or("").to_string()).collect::<Vec<_>>(), ["3"]);
+        // After ack_wait, 1 and 3 come again, in stream order, delivered twice.
+        let (out, _) = js.tick(S * 4);
+        let again: Vec<(String, String)> = acks(&out)
+            .iter()
+            .map(|a| {
+                let t: Vec<&str> = a.split('.').collect();
+                (t[4].to_string(), t[5].to_string())
+            })
+            .collect();
+        assert_eq!(again, [("2".to_string(), "1".to_string()), ("2".to_string(), "3".to_string())]);
+        assert_eq!(js.store.stats().redelivered, 2);
+    }
+
+    #[test]
+    fn an_expired_pull_gets_a_408_and_a_dead_connection_takes_its_pulls() {
+        let mut js = setup();
+        let out =
+            publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("inbox"), r#"{"batch":5,"expires":1000000000}"#, S);
+        assert!(out.is_empty());
+        let (out, next) = js.tick(S * 3);
+        assert_eq!(out, [Outbound::status("inbox", 408)]);
+        assert_eq!(next, None);
+        publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("inbox"), r#"{"batch":5}"#, S * 3);
+        js.drop_connection(1);
+        // The message finds no pull to go to.
+        assert_eq!(acks(&publish(&mut js, "s.x", None, "m", S * 3)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_pull_for_an_unknown_consumer_is_nobodys() {
+        let mut js = setup();
+        assert_eq!(js.on_publish(1, "$JS.API.CONSUMER.MSG.NEXT.S.X", Some("i"), None, &Bytes::new(), S), None);
+        assert_eq!(js.on_publish(1, "$JS.API.NOT.A.THING", Some("i"), None, &Bytes::new(), S), None);
+        assert_eq!(js.on_publish(1, "other", Some("i"), None, &Bytes::new(), S), None);
+    }
+
+    #[test]
+    fn a_memory_stream_is_gone_in_the_next_incarnation_and_a_file_stream_is_not() {
+        let store = JetStreamStore::new();
+        let mut js = JetStream::start(store.clone(), Duration::ZERO);
+        publish(
+            &mut js,
+            "$JS.API.STREAM.CREATE.M",
+            Some("r"),
+            r#"{"name":"M","subjects":["m"],"storage":"memory"}"#,
+            S,
+        );
+        publish(&mut js, "$JS.API.STREAM.CREATE.F", Some("r"), r#"{"name":"F","subjects":["f"],"storage":"file"}"#, S);
+        drop(js);
+        let _again = JetStream::start(store.clone(), Duration::ZERO);
+        assert_eq!(store.stream_names(), ["F"]);
+    }
+}
