@@ -15,18 +15,23 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rosey::transport::{BusMessage, Subscription, Transport, TransportError, ROUND_TRIP_TIMEOUT};
+use rosey::transport::{
+    BusMessage, ConsumerConfig, PendingAck, StreamConfig, StreamState, Subscription, Transport, TransportError,
+    ROUND_TRIP_TIMEOUT,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::connection::maintain;
+use super::consumer::SimConsumer;
 use super::frame::Frame;
+use super::js_client;
 use super::state::{ClientShared, ClientStats, Delivery, Outgoing, SimBusOptions, SubEntry};
 use super::subject::{validate_publish, validate_queue, validate_subscribe};
 
 /// A connection to the simulated bus. Clones share the connection.
 #[derive(Clone)]
 pub struct SimTransport {
-    shared: Arc<ClientShared>,
+    pub(super) shared: Arc<ClientShared>,
 }
 
 impl SimTransport {
@@ -56,8 +61,15 @@ impl SimTransport {
         ClientStats { buffered: state.queued_publishes, ..state.stats.clone() }
     }
 
+    /// A fresh inbox subject, `_INBOX.<name>.<n>`.
+    pub(super) fn new_inbox(&self) -> String {
+        let mut state = self.shared.lock();
+        state.next_inbox += 1;
+        format!("_INBOX.{}.{}", self.shared.inbox_prefix, state.next_inbox)
+    }
+
     /// Queues an encoded PUB, waiting for room while connected.
-    async fn enqueue_publish(&self, frame: Bytes) -> Result<(), TransportError> {
+    pub(super) async fn enqueue_publish(&self, frame: Bytes) -> Result<(), TransportError> {
         let capacity = self.shared.options.buffer_capacity;
         loop {
             let room = self.shared.room.notified();
@@ -81,7 +93,7 @@ impl SimTransport {
         }
     }
 
-    fn subscribe_now(&self, subject: &str, queue: Option<&str>) -> Result<SimSubscription, TransportError> {
+    pub(super) fn subscribe_now(&self, subject: &str, queue: Option<&str>) -> Result<SimSubscription, TransportError> {
         validate_subscribe(subject)?;
         if let Some(queue) = queue {
             validate_queue(queue)?;
@@ -99,7 +111,7 @@ impl SimTransport {
         Ok(SimSubscription { sid, messages, shared: Arc::downgrade(&self.shared) })
     }
 
-    fn check_payload(&self, payload: &Bytes) -> Result<(), TransportError> {
+    pub(super) fn check_payload(&self, payload: &Bytes) -> Result<(), TransportError> {
         if payload.len() > self.shared.options.max_payload {
             return Err(TransportError::PayloadTooLarge(payload.len()));
         }
@@ -115,12 +127,13 @@ impl fmt::Debug for SimTransport {
 
 impl Transport for SimTransport {
     type Subscription = SimSubscription;
-    type Consumer = StubConsumer;
+    type Consumer = SimConsumer;
 
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         validate_publish(subject)?;
         self.check_payload(&payload)?;
-        self.enqueue_publish(Frame::Pub { subject: subject.to_string(), reply: None, payload }.to_bytes()).await
+        self.enqueue_publish(Frame::Pub { subject: subject.to_string(), reply: None, msg_id: None, payload }.to_bytes())
+            .await
     }
 
     /// Subscribes to a fresh inbox, then publishes with it as the reply
@@ -129,14 +142,10 @@ impl Transport for SimTransport {
     async fn request(&self, subject: &str, payload: Bytes, timeout: Duration) -> Result<BusMessage, TransportError> {
         validate_publish(subject)?;
         self.check_payload(&payload)?;
-        let inbox = {
-            let mut state = self.shared.lock();
-            state.next_inbox += 1;
-            format!("_INBOX.{}.{}", self.shared.inbox_prefix, state.next_inbox)
-        };
+        let inbox = self.new_inbox();
         let mut inbox_sub = self.subscribe_now(&inbox, None)?;
         let exchange = async {
-            let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox.clone()), payload };
+            let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox.clone()), msg_id: None, payload };
             self.enqueue_publish(frame.to_bytes()).await?;
             match inbox_sub.messages.recv().await {
                 Some(Delivery { no_responders: true, .. }) => Err(TransportError::NoResponders),
@@ -177,47 +186,25 @@ impl Transport for SimTransport {
         self.shared.lock().connected
     }
 
-    async fn ensure_stream(
-        &self,
-        _: &rosey::transport::StreamConfig,
-    ) -> Result<rosey::transport::StreamState, TransportError> {
-        Err(TransportError::JetStreamUnavailable)
+    async fn ensure_stream(&self, config: &StreamConfig) -> Result<StreamState, TransportError> {
+        js_client::ensure_stream(self, config).await
     }
 
-    async fn stream_state(&self, _: &str) -> Result<rosey::transport::StreamState, TransportError> {
-        Err(TransportError::JetStreamUnavailable)
+    async fn stream_state(&self, stream: &str) -> Result<StreamState, TransportError> {
+        js_client::stream_state(self, stream).await
     }
 
     async fn publish_with_ack(
         &self,
-        _: &str,
-        _: Bytes,
-        _: &str,
-    ) -> Result<rosey::transport::PendingAck, TransportError> {
-        Err(TransportError::JetStreamUnavailable)
+        subject: &str,
+        payload: Bytes,
+        msg_id: &str,
+    ) -> Result<PendingAck, TransportError> {
+        js_client::publish_with_ack(self, subject, payload, msg_id).await
     }
 
-    async fn durable_consumer(
-        &self,
-        _: &str,
-        _: &rosey::transport::ConsumerConfig,
-    ) -> Result<StubConsumer, TransportError> {
-        Err(TransportError::JetStreamUnavailable)
-    }
-}
-
-/// TEMPORARY until the sim JetStream lands.
-pub struct StubConsumer;
-
-impl rosey::transport::StreamConsumer for StubConsumer {
-    async fn next(&mut self) -> Result<rosey::transport::StreamMessage, TransportError> {
-        Err(TransportError::JetStreamUnavailable)
-    }
-    fn try_next(&mut self) -> Option<rosey::transport::StreamMessage> {
-        None
-    }
-    async fn ack_floor(&mut self) -> Result<u64, TransportError> {
-        Err(TransportError::JetStreamUnavailable)
+    async fn durable_consumer(&self, stream: &str, config: &ConsumerConfig) -> Result<SimConsumer, TransportError> {
+        js_client::durable_consumer(self, stream, config).await
     }
 }
 
@@ -232,6 +219,13 @@ pub struct SimSubscription {
 impl fmt::Debug for SimSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimSubscription").field("sid", &self.sid).finish()
+    }
+}
+
+impl SimSubscription {
+    /// The next delivery with its status, for the JetStream client.
+    pub(super) async fn next_delivery(&mut self) -> Option<Delivery> {
+        self.messages.recv().await
     }
 }
 

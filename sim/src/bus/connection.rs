@@ -184,10 +184,10 @@ fn apply_server_frame(
     let mut guard = shared.lock();
     let state = &mut *guard;
     match frame {
-        Frame::Msg { sid, subject, reply, payload, no_responders } => {
+        Frame::Msg { sid, subject, reply, msg_id: _, status, payload, no_responders } => {
             // No entry: the subscription was dropped and its UNSUB is on its way.
             let Some(sub) = state.subs.get_mut(&sid) else { return Ok(()) };
-            let delivery = Delivery { message: BusMessage { subject, reply, payload }, no_responders };
+            let delivery = Delivery { message: BusMessage { subject, reply, payload }, no_responders, status };
             match sub.sender.try_send(delivery) {
                 Ok(()) => {
                     sub.slow = false;

@@ -4,7 +4,13 @@
 //! The simulated bus does not need to interoperate with anything, so it uses
 //! a binary framing that is simpler to parse and carries payloads of any
 //! bytes; the set of operations mirrors NATS (`CONNECT`, `SUB`, `UNSUB`,
-//! `PUB`, `MSG`, `PING`, `PONG`).
+//! `PUB`, `MSG`, `PING`, `PONG`, and `HPUB`/`HMSG` for messages with headers).
+//!
+//! Headers: of NATS's free-form header block the bus carries the two that
+//! JetStream needs, a `Nats-Msg-Id` (publish dedup) and a status code (503
+//! no responders, 408 pull request expired, 404/409 pull refused). A frame
+//! without either is encoded as the plain `Pub`/`Msg` kind, byte for byte
+//! as before headers existed.
 //!
 //! # Format
 //!
@@ -19,7 +25,12 @@
 //! Msg     := 5 sid:u64be flags:u8 subject:str reply:str payload:rest-of-body
 //! Ping    := 6 token:u64be
 //! Pong    := 7 token:u64be
+//! HPub    := 8 subject:str reply:str msg_id:str payload:rest-of-body
+//! HMsg    := 9 sid:u64be flags:u8 status:u16be subject:str reply:str msg_id:str payload:rest-of-body
 //! ```
+//!
+//! `Pub`/`Msg` are `HPub`/`HMsg` with no msg id and no status; a status of 0
+//! stands for "none". `flags` bit 0 is the no-responders mark (NATS status 503).
 
 use std::fmt;
 
@@ -46,10 +57,21 @@ pub enum Frame {
     Sub { sid: u64, subject: String, queue: Option<String> },
     /// Client -> bus: stops delivering to `sid`.
     Unsub { sid: u64 },
-    /// Client -> bus: a message to route.
-    Pub { subject: String, reply: Option<String>, payload: Bytes },
-    /// Bus -> client: a routed message for subscription `sid`.
-    Msg { sid: u64, subject: String, reply: Option<String>, payload: Bytes, no_responders: bool },
+    /// Client -> bus: a message to route, with the `Nats-Msg-Id` header when
+    /// `msg_id` is set (JetStream drops a republish of an id it has seen).
+    Pub { subject: String, reply: Option<String>, msg_id: Option<String>, payload: Bytes },
+    /// Bus -> client: a routed message for subscription `sid`. `status` is a
+    /// NATS status header (408 a pull request expired, ...); `msg_id` the
+    /// publisher's `Nats-Msg-Id`, passed on as nats-server passes headers on.
+    Msg {
+        sid: u64,
+        subject: String,
+        reply: Option<String>,
+        msg_id: Option<String>,
+        status: Option<u16>,
+        payload: Bytes,
+        no_responders: bool,
+    },
     /// Either way: asks the peer for a `Pong` with the same token.
     Ping { token: u64 },
     /// Either way: answers the `Ping` with this token.
@@ -110,18 +132,31 @@ impl Frame {
                 dst.put_u8(3);
                 dst.put_u64(*sid);
             }
-            Frame::Pub { subject, reply, payload } => {
-                dst.put_u8(4);
+            Frame::Pub { subject, reply, msg_id, payload } => {
+                let msg_id = msg_id.as_deref().unwrap_or("");
+                dst.put_u8(if msg_id.is_empty() { 4 } else { 8 });
                 put_str(dst, subject);
                 put_str(dst, reply.as_deref().unwrap_or(""));
+                if !msg_id.is_empty() {
+                    put_str(dst, msg_id);
+                }
                 dst.put_slice(payload);
             }
-            Frame::Msg { sid, subject, reply, payload, no_responders } => {
-                dst.put_u8(5);
+            Frame::Msg { sid, subject, reply, msg_id, status, payload, no_responders } => {
+                let msg_id = msg_id.as_deref().unwrap_or("");
+                let status = status.unwrap_or(0);
+                let headers = !msg_id.is_empty() || status != 0;
+                dst.put_u8(if headers { 9 } else { 5 });
                 dst.put_u64(*sid);
                 dst.put_u8(if *no_responders { FLAG_NO_RESPONDERS } else { 0 });
+                if headers {
+                    dst.put_u16(status);
+                }
                 put_str(dst, subject);
                 put_str(dst, reply.as_deref().unwrap_or(""));
+                if headers {
+                    put_str(dst, msg_id);
+                }
                 dst.put_slice(payload);
             }
             Frame::Ping { token } => {
@@ -177,18 +212,22 @@ fn parse_body(body: &mut Bytes) -> Result<Frame, FrameError> {
         1 => Frame::Connect { name: get_str(body)? },
         2 => Frame::Sub { sid: get_u64(body)?, subject: get_str(body)?, queue: none_if_empty(get_str(body)?) },
         3 => Frame::Unsub { sid: get_u64(body)? },
-        4 => {
+        kind @ (4 | 8) => {
             let subject = get_str(body)?;
             let reply = none_if_empty(get_str(body)?);
-            return Ok(Frame::Pub { subject, reply, payload: std::mem::take(body) });
+            let msg_id = if kind == 8 { none_if_empty(get_str(body)?) } else { None };
+            return Ok(Frame::Pub { subject, reply, msg_id, payload: std::mem::take(body) });
         }
-        5 => {
+        kind @ (5 | 9) => {
             let sid = get_u64(body)?;
             let flags = get_u8(body)?;
+            let status = if kind == 9 { Some(get_u16(body)?).filter(|&s| s != 0) } else { None };
             let subject = get_str(body)?;
             let reply = none_if_empty(get_str(body)?);
+            let msg_id = if kind == 9 { none_if_empty(get_str(body)?) } else { None };
             let no_responders = flags & FLAG_NO_RESPONDERS != 0;
-            return Ok(Frame::Msg { sid, subject, reply, payload: std::mem::take(body), no_responders });
+            let payload = std::mem::take(body);
+            return Ok(Frame::Msg { sid, subject, reply, msg_id, status, payload, no_responders });
         }
         6 => Frame::Ping { token: get_u64(body)? },
         7 => Frame::Pong { token: get_u64(body)? },
@@ -208,6 +247,10 @@ fn put_str(dst: &mut BytesMut, s: &str) {
 
 fn get_u8(src: &mut Bytes) -> Result<u8, FrameError> {
     src.try_get_u8().map_err(|_| FrameError::Truncated)
+}
+
+fn get_u16(src: &mut Bytes) -> Result<u16, FrameError> {
+    src.try_get_u16().map_err(|_| FrameError::Truncated)
 }
 
 fn get_u64(src: &mut Bytes) -> Result<u64, FrameError> {
@@ -239,15 +282,42 @@ mod tests {
             Frame::Pub {
                 subject: "a.b".into(),
                 reply: Some("_INBOX.x.1".into()),
+                msg_id: None,
                 payload: Bytes::from_static(b"\0\xff"),
             },
-            Frame::Pub { subject: "a.b".into(), reply: None, payload: Bytes::new() },
+            Frame::Pub { subject: "a.b".into(), reply: None, msg_id: None, payload: Bytes::new() },
+            Frame::Pub {
+                subject: "a.b".into(),
+                reply: Some("_INBOX.x.2".into()),
+                msg_id: Some("evt-1".into()),
+                payload: Bytes::from_static(b"{}"),
+            },
             Frame::Msg {
                 sid: 3,
                 subject: "a.b".into(),
                 reply: None,
+                msg_id: None,
+                status: None,
                 payload: Bytes::from_static(&[0xc3, 0x28]),
                 no_responders: true,
+            },
+            Frame::Msg {
+                sid: 4,
+                subject: "a.b".into(),
+                reply: Some("$JS.ACK.S.C.1.1.1.0.0".into()),
+                msg_id: Some("evt-1".into()),
+                status: None,
+                payload: Bytes::from_static(b"x"),
+                no_responders: false,
+            },
+            Frame::Msg {
+                sid: 5,
+                subject: "_INBOX.x.3".into(),
+                reply: None,
+                msg_id: None,
+                status: Some(408),
+                payload: Bytes::new(),
+                no_responders: false,
             },
             Frame::Ping { token: 1 },
             Frame::Pong { token: 2 },
@@ -270,7 +340,8 @@ mod tests {
 
     #[test]
     fn a_partial_frame_waits_for_more_bytes() {
-        let bytes = Frame::Pub { subject: "s".into(), reply: None, payload: Bytes::from_static(b"xyz") }.to_bytes();
+        let bytes = Frame::Pub { subject: "s".into(), reply: None, msg_id: None, payload: Bytes::from_static(b"xyz") }
+            .to_bytes();
         for cut in 0..bytes.len() {
             let mut partial = BytesMut::from(&bytes[..cut]);
             assert_eq!(Frame::decode(&mut partial), Ok(None), "cut at {cut}");
@@ -291,5 +362,39 @@ mod tests {
             assert_eq!(Frame::decode(&mut BytesMut::from(bytes)), Err(expected.clone()), "{bytes:?}");
         }
         assert_eq!(Frame::decode(&mut BytesMut::from(&[0, 0, 0, 0][..])), Err(FrameError::Truncated));
+    }
+
+    /// Frames without headers keep the encoding they had before headers
+    /// existed, byte for byte: kind 4 / 5 and the same fields.
+    #[test]
+    fn frames_without_headers_keep_the_old_encoding() {
+        let publish = Frame::Pub { subject: "a".into(), reply: None, msg_id: None, payload: Bytes::from_static(b"p") };
+        assert_eq!(publish.to_bytes().as_ref(), [0, 0, 0, 7, 4, 0, 1, b'a', 0, 0, b'p']);
+        let message = Frame::Msg {
+            sid: 1,
+            subject: "a".into(),
+            reply: None,
+            msg_id: None,
+            status: None,
+            payload: Bytes::new(),
+            no_responders: false,
+        };
+        assert_eq!(message.to_bytes().as_ref(), [0, 0, 0, 15, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, b'a', 0, 0]);
+    }
+
+    /// An empty msg id means "none" on the wire, so it decodes as `None`.
+    #[test]
+    fn an_empty_msg_id_is_no_msg_id() {
+        let publish =
+            Frame::Pub { subject: "a".into(), reply: None, msg_id: Some(String::new()), payload: Bytes::new() };
+        let decoded = Frame::decode(&mut BytesMut::from(publish.to_bytes().as_ref())).unwrap().unwrap();
+        assert_eq!(decoded, Frame::Pub { subject: "a".into(), reply: None, msg_id: None, payload: Bytes::new() });
+    }
+
+    #[test]
+    fn a_truncated_header_frame_is_an_error() {
+        // HMsg whose body ends inside the status field.
+        let bytes: &[u8] = &[0, 0, 0, 11, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0];
+        assert_eq!(Frame::decode(&mut BytesMut::from(bytes)), Err(FrameError::Truncated));
     }
 }

@@ -34,6 +34,44 @@
 //! or persisted); PING/PONG; slow-consumer limits on both sides; reconnects
 //! with async-nats' backoff, re-subscription and publish buffering.
 //!
+//! JetStream, when the bus host is started with a [`JetStreamStore`]
+//! (`nats-server -js -sd DIR`), built over core subjects as nats-server
+//! builds it, so [`SimTransport`] speaks to it exactly as async-nats does:
+//! `$JS.API.STREAM.CREATE|UPDATE|INFO.<stream>` and
+//! `$JS.API.CONSUMER.CREATE|DURABLE.CREATE|INFO.<stream>.<consumer>` with
+//! nats-server's JSON (a subset: name, subjects, storage, duplicate_window,
+//! max_age, max_bytes, max_msgs; durable, ack_wait, max_ack_pending) and
+//! its error codes; capture of every matching publish (with or without a
+//! `Nats-Msg-Id`, with or without a reply, which then gets the PubAck);
+//! the duplicate window; limits dropping the oldest; pull requests on
+//! `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` (`batch`, `expires`,
+//! `no_wait`) served redeliveries first, never past `max_ack_pending`, and
+//! ended by a 408 status when they expire; deliveries whose reply is the
+//! 9-token `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`;
+//! acks (`+ACK` or empty, also `-NAK`, `+WPI`, `+TERM`), the ack floor, and
+//! redelivery after `ack_wait`. Without a store, `$JS.API.>` finds no
+//! responders, as on a server started without `-js`.
+//!
+//! What survives a crash or bounce of the bus host is what nats-server
+//! keeps on disk: file streams with their messages, dedup ids and consumer
+//! state (delivered, pending with their ack timers, ack floor) live in the
+//! caller's [`JetStreamStore`]; memory streams are dropped when the next
+//! incarnation starts. Waiting pull requests belong to their connection and
+//! die with it; what they had delivered stays unacked and comes again after
+//! `ack_wait`. [`SimConsumer`] re-pulls after every reconnect, as
+//! async-nats' `messages()` does.
+//!
+//! ```no_run
+//! use rosey_sim::bus::{self, BusServerOptions, JetStreamStore};
+//!
+//! let mut sim = bus::sim_builder(42, 1_731_000_000_000).build();
+//! // Outside the host closure: the "store dir" that outlives restarts.
+//! let store = JetStreamStore::new();
+//! sim.host("bus", move || {
+//!     bus::serve_with(4222, BusServerOptions { jetstream: Some(store.clone()), ..Default::default() })
+//! });
+//! ```
+//!
 //! # Where it differs from nats-server and async-nats
 //!
 //! - Queue groups: nats-server picks a member at random; the bus takes
@@ -52,13 +90,30 @@
 //!   (and counts it); async-nats blocks the caller until there is room.
 //! - A round trip whose PING was lost with a connection fails at once with
 //!   `Disconnected`; `NatsTransport` would time out after 10 s.
-//! - No headers, JetStream, auth, TLS, cluster routes or server INFO.
+//! - Headers: only `Nats-Msg-Id` (publish) and a status code (delivery)
+//!   travel; no free-form headers. No auth, TLS, cluster routes or server INFO.
+//! - JetStream is a subset: one server, no clustering or replicas, no
+//!   mirrors/sources, KV or object store; retention "limits" and discard
+//!   "old" only; consumers are durable pull consumers with ack_policy
+//!   explicit, deliver_policy all, max_deliver -1 and no filter subject
+//!   (others are refused with a JSON error); no heartbeats, flow control,
+//!   `max_bytes` in pull requests, `-NAK` delays or `+NXT`. Unknown API
+//!   subjects find no responders (nats-server answers some of them).
+//! - `max_bytes` counts subject + msg id + payload (nats-server adds a
+//!   per-message overhead); the ack subject's `<ts>` is simulated Unix time.
+//! - Durable consumer creation: the same durable with another ack_wait or
+//!   max_ack_pending is updated in place; nats-server 2.9 does likewise for
+//!   those fields but refuses changes to others, which the bus never has.
+//! - Acked publishes use one inbox subscription per publish; async-nats
+//!   multiplexes them over one wildcard subscription (same wire behaviour).
 //!
 //! # Layout
 //!
 //! - `frame`: the length-prefixed binary wire format.
 //! - `subject`: subject validation and wildcard matching.
-//! - `router`: subscriptions, queue-group choice, no-responders.
+//! - `router`: subscriptions, queue-group choice, no-responders; hands publishes to JetStream first.
+//! - `jetstream`: the server side of JetStream (`api` JSON, `stream`, `consumer`, [`JetStreamStore`]).
+//! - `js_client`: the JetStream calls of [`SimTransport`]; `consumer`: [`SimConsumer`], its pull loop.
 //! - `server`: [`serve`], the bus host (accept, per-connection read/write tasks, PINGs).
 //! - `state`: what the client's handles and its task share: [`SimBusOptions`],
 //!   [`ClientStats`], the outgoing queue and the live subscriptions.
@@ -67,7 +122,10 @@
 
 mod client;
 mod connection;
+mod consumer;
 pub mod frame;
+mod jetstream;
+mod js_client;
 mod router;
 mod server;
 mod state;
@@ -76,7 +134,9 @@ pub mod subject;
 use std::time::{Duration, SystemTime};
 
 pub use client::{SimSubscription, SimTransport};
-pub use server::{serve, serve_with, BusServerOptions};
+pub use consumer::{SimConsumer, PULL_BATCH, PULL_EXPIRES};
+pub use jetstream::{JetStreamStats, JetStreamStore};
+pub use server::{serve, serve_jetstream, serve_with, BusServerOptions};
 pub use state::{ClientStats, SimBusOptions};
 
 /// Where the bus host listens in a sim: `sim.host("bus", || serve(4222))`.

@@ -13,6 +13,7 @@ use indexmap::IndexMap;
 use tokio::sync::{mpsc, Notify};
 
 use super::frame::Frame;
+use super::jetstream::{JetStream, Outbound};
 use super::subject::{matches, validate_publish, validate_queue, validate_subscribe};
 
 /// Where the router queues frames for one connection, and how it stops one.
@@ -80,9 +81,18 @@ pub(crate) struct Router {
     /// member at random instead; round-robin keeps runs reproducible and
     /// spreads load evenly, which random choice only does on average.
     cursors: BTreeMap<String, usize>,
+    /// Present when the bus runs with JetStream (`nats-server -js`).
+    jetstream: Option<JetStream>,
+    /// Wakes the JetStream timer task after anything that may move its next deadline.
+    pub(crate) jetstream_wake: Arc<Notify>,
 }
 
 impl Router {
+    /// A router, with JetStream when `jetstream` is given.
+    pub(crate) fn new(jetstream: Option<JetStream>) -> Router {
+        Router { jetstream, ..Router::default() }
+    }
+
     /// Registers a connection and returns its id.
     pub(crate) fn add_connection(&mut self, output: ConnectionOutput) -> u64 {
         self.next_id += 1;
@@ -94,6 +104,9 @@ impl Router {
     /// closed it, if it did.
     pub(crate) fn remove_connection(&mut self, id: u64) -> Option<String> {
         self.subscriptions.retain(|&(conn, _), _| conn != id);
+        if let Some(jetstream) = &mut self.jetstream {
+            jetstream.drop_connection(id);
+        }
         self.connections.shift_remove(&id).and_then(|output| output.closing)
     }
 
@@ -125,15 +138,72 @@ impl Router {
     /// queue group; or, when nothing matches and there is a reply subject,
     /// a no-responders answer to the publisher's own subscription on it
     /// (what nats-server >= 2.2 does for clients that ask, as async-nats does).
-    pub(crate) fn publish(&mut self, from: u64, subject: &str, reply: Option<&str>, payload: Bytes) {
+    ///
+    /// With JetStream, the publish is first offered to it (API request, ack,
+    /// or capture by a stream); whatever JetStream answers is routed too,
+    /// and a publish it took gets no no-responders answer.
+    pub(crate) fn publish(
+        &mut self,
+        from: u64,
+        subject: &str,
+        reply: Option<&str>,
+        msg_id: Option<&str>,
+        payload: Bytes,
+    ) {
         if let Err(error) = validate_publish(subject).and_then(|()| reply.map_or(Ok(()), validate_publish)) {
             tracing::warn!(id = from, %error, "[BUS] publish refused");
             return;
         }
+        let answers = match &mut self.jetstream {
+            Some(jetstream) => {
+                jetstream.on_publish(from, subject, reply, msg_id, &payload, super::jetstream::sim_now())
+            }
+            None => None,
+        };
+        let message = Outbound {
+            to: subject.to_string(),
+            subject: subject.to_string(),
+            reply: reply.map(str::to_string),
+            msg_id: msg_id.map(str::to_string),
+            status: None,
+            payload,
+        };
+        let delivered = self.route(message);
+        match answers {
+            Some(answers) => {
+                self.route_all(answers);
+                self.jetstream_wake.notify_one();
+            }
+            None if !delivered => {
+                if let Some(reply) = reply {
+                    self.no_responders(from, reply);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Runs JetStream's timers (see [`JetStream::tick`]); returns when to
+    /// run them next, or `None` without JetStream.
+    pub(crate) fn jetstream_tick(&mut self) -> Option<Option<std::time::Duration>> {
+        let (answers, next) = self.jetstream.as_mut()?.tick(super::jetstream::sim_now());
+        self.route_all(answers);
+        Some(next)
+    }
+
+    fn route_all(&mut self, messages: Vec<Outbound>) {
+        for message in messages {
+            self.route(message);
+        }
+    }
+
+    /// Queues `message` for every subscription of `message.to` (one member
+    /// per queue group); false when nobody subscribes.
+    fn route(&mut self, message: Outbound) -> bool {
         let mut targets = Vec::new();
         let mut groups: IndexMap<&str, Vec<(u64, u64)>> = IndexMap::new();
         for (&key, sub) in &self.subscriptions {
-            if matches(&sub.subject, subject) {
+            if matches(&sub.subject, &message.to) {
                 match &sub.queue {
                     None => targets.push(key),
                     Some(queue) => groups.entry(queue.as_str()).or_default().push(key),
@@ -145,25 +215,33 @@ impl Router {
             targets.push(members[*cursor % members.len()]);
             *cursor = cursor.wrapping_add(1);
         }
-        if targets.is_empty() {
-            if let Some(reply) = reply {
-                self.no_responders(from, reply);
-            }
-            return;
-        }
-        for (conn, sid) in targets {
-            let reply = reply.map(str::to_string);
-            let frame =
-                Frame::Msg { sid, subject: subject.to_string(), reply, payload: payload.clone(), no_responders: false };
+        for &(conn, sid) in &targets {
+            let frame = Frame::Msg {
+                sid,
+                subject: message.subject.clone(),
+                reply: message.reply.clone(),
+                msg_id: message.msg_id.clone(),
+                status: message.status,
+                payload: message.payload.clone(),
+                no_responders: false,
+            };
             self.send_to(conn, &frame);
         }
+        !targets.is_empty()
     }
 
     fn no_responders(&mut self, from: u64, reply: &str) {
         let inbox = self.subscriptions.iter().find(|(&(conn, _), sub)| conn == from && matches(&sub.subject, reply));
         if let Some((&(_, sid), _)) = inbox {
-            let frame =
-                Frame::Msg { sid, subject: reply.to_string(), reply: None, payload: Bytes::new(), no_responders: true };
+            let frame = Frame::Msg {
+                sid,
+                subject: reply.to_string(),
+                reply: None,
+                msg_id: None,
+                status: None,
+                payload: Bytes::new(),
+                no_responders: true,
+            };
             self.send_to(from, &frame);
         }
     }
@@ -199,7 +277,7 @@ mod tests {
         router.subscribe(b, 1, "job.>".into(), Some("workers".into()));
         router.subscribe(b, 2, "job.run".into(), None);
         for n in 0..4u8 {
-            router.publish(a, "job.run", None, Bytes::from(vec![n]));
+            router.publish(a, "job.run", None, None, Bytes::from(vec![n]));
         }
         assert_eq!(drain(&mut qa).iter().map(|m| m.1[0]).collect::<Vec<_>>(), [0, 2]);
         let at_b = drain(&mut qb);
@@ -214,7 +292,7 @@ mod tests {
         let (b, mut qb) = connect(&mut router);
         router.subscribe(a, 9, "_INBOX.a.*".into(), None);
         router.subscribe(b, 9, "_INBOX.>".into(), None);
-        router.publish(a, "nobody.here", Some("_INBOX.a.1"), Bytes::from_static(b"q"));
+        router.publish(a, "nobody.here", Some("_INBOX.a.1"), None, Bytes::from_static(b"q"));
         assert_eq!(drain(&mut qa), [(9, Bytes::new(), true)]);
         assert!(drain(&mut qb).is_empty());
     }
@@ -227,8 +305,8 @@ mod tests {
         router.subscribe(a, 1, "x".into(), Some("g".into()));
         router.subscribe(b, 1, "x".into(), Some("g".into()));
         assert_eq!(router.remove_connection(a), None);
-        router.publish(b, "x", None, Bytes::from_static(b"1"));
-        router.publish(b, "x", None, Bytes::from_static(b"2"));
+        router.publish(b, "x", None, None, Bytes::from_static(b"1"));
+        router.publish(b, "x", None, None, Bytes::from_static(b"2"));
         assert_eq!(drain(&mut qb).len(), 2);
     }
 }

@@ -8,7 +8,9 @@
 //! routing for anyone else.
 //!
 //! Everything lives in memory inside [`serve`]: a crash or bounce of the host
-//! drops it all, as a restarted nats-server forgets every subscription.
+//! drops it all, as a restarted nats-server forgets every subscription;
+//! except a JetStream store passed in [`BusServerOptions::jetstream`], which
+//! the caller owns and which keeps its file streams across incarnations.
 
 use std::error::Error;
 use std::net::Ipv4Addr;
@@ -23,6 +25,7 @@ use turmoil::net::tcp::OwnedWriteHalf;
 use turmoil::net::{TcpListener, TcpStream};
 
 use super::frame::{Frame, WRITE_BATCH};
+use super::jetstream::{JetStream, JetStreamStore};
 use super::router::{ConnectionOutput, Router};
 
 /// Server settings. The defaults are the sim's, chosen against the client's
@@ -41,6 +44,11 @@ pub struct BusServerOptions {
     /// Bytes that may wait for one slow connection's socket before the bus
     /// drops it as a slow consumer (nats-server: 64 MiB).
     pub max_pending: usize,
+    /// JetStream, as `nats-server -js -sd DIR` has it; `None` is a server
+    /// without JetStream, whose `$JS.API.>` requests find no responders.
+    /// Create the store outside the host closure and pass a clone each
+    /// time the closure runs: it is the "store dir" that outlives a restart.
+    pub jetstream: Option<JetStreamStore>,
 }
 
 impl Default for BusServerOptions {
@@ -50,6 +58,7 @@ impl Default for BusServerOptions {
             max_pings_out: 2,
             max_payload: 1024 * 1024,
             max_pending: 64 * 1024 * 1024,
+            jetstream: None,
         }
     }
 }
@@ -70,6 +79,25 @@ pub async fn serve(port: u16) -> Result<(), Box<dyn Error>> {
     serve_with(port, BusServerOptions::default()).await
 }
 
+/// Runs the bus with JetStream over `store` and default options otherwise.
+///
+/// # Examples
+///
+/// ```no_run
+/// use rosey_sim::bus::{self, JetStreamStore};
+///
+/// let mut sim = bus::sim_builder(7, 1_731_000_000_000).build();
+/// let store = JetStreamStore::new();
+/// sim.host("bus", move || bus::serve_jetstream(4222, store.clone()));
+/// ```
+///
+/// # Errors
+///
+/// When the port cannot be bound or accepting fails.
+pub async fn serve_jetstream(port: u16, store: JetStreamStore) -> Result<(), Box<dyn Error>> {
+    serve_with(port, BusServerOptions { jetstream: Some(store), ..BusServerOptions::default() }).await
+}
+
 /// Runs the bus with `options` on `port`.
 ///
 /// # Errors
@@ -78,7 +106,13 @@ pub async fn serve(port: u16) -> Result<(), Box<dyn Error>> {
 pub async fn serve_with(port: u16, options: BusServerOptions) -> Result<(), Box<dyn Error>> {
     let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
     tracing::info!(port, "[BUS] listening");
-    let router = Arc::new(Mutex::new(Router::default()));
+    let epoch = turmoil::since_epoch().zip(turmoil::sim_elapsed()).map_or(Duration::ZERO, |(unix, sim)| unix - sim);
+    let jetstream = options.jetstream.clone().map(|store| JetStream::start(store, epoch));
+    let enabled = jetstream.is_some();
+    let router = Arc::new(Mutex::new(Router::new(jetstream)));
+    if enabled {
+        tokio::spawn(jetstream_timer(router.clone()));
+    }
     loop {
         let (stream, peer) = listener.accept().await?;
         let connection = Connection::open(stream, peer.to_string(), router.clone(), options.clone());
@@ -173,17 +207,35 @@ impl Connection {
             }
             Frame::Sub { sid, subject, queue } => router.subscribe(self.id, sid, subject, queue),
             Frame::Unsub { sid } => router.unsubscribe(self.id, sid),
-            Frame::Pub { subject, reply, payload } => {
+            Frame::Pub { subject, reply, msg_id, payload } => {
                 if payload.len() > self.options.max_payload {
                     return Err(format!("maximum payload violation: {} bytes", payload.len()));
                 }
-                router.publish(self.id, &subject, reply.as_deref(), payload);
+                router.publish(self.id, &subject, reply.as_deref(), msg_id.as_deref(), payload);
             }
             Frame::Ping { token } => router.send_to(self.id, &Frame::Pong { token }),
             Frame::Pong { .. } => {}
             Frame::Msg { .. } => return Err("protocol violation: clients do not send MSG".into()),
         }
         Ok(())
+    }
+}
+
+/// JetStream's clock: expires pull requests, redelivers after `ack_wait`,
+/// ages messages out. Sleeps until the next deadline JetStream reports, or
+/// until the router says something changed; simulated time only.
+async fn jetstream_timer(router: Arc<Mutex<Router>>) {
+    let wake = router.lock().expect("bus router lock").jetstream_wake.clone();
+    loop {
+        let next = router.lock().expect("bus router lock").jetstream_tick().flatten();
+        let sleep = match next {
+            Some(at) => at.saturating_sub(super::jetstream::sim_now()).max(Duration::from_millis(1)),
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            () = wake.notified() => {}
+        }
     }
 }
 

@@ -100,10 +100,12 @@ pub(crate) struct SubEntry {
     pub(crate) slow: bool,
 }
 
-/// A message for a subscription, and whether it is the bus's no-responders answer.
+/// A message for a subscription, and whether it is the bus's no-responders
+/// answer or carries another status (408: a JetStream pull request expired).
 pub(crate) struct Delivery {
     pub(crate) message: BusMessage,
     pub(crate) no_responders: bool,
+    pub(crate) status: Option<u16>,
 }
 
 /// What the handles and the connection task share.

@@ -70,6 +70,22 @@ pub fn matches(pattern: &str, subject: &str) -> bool {
     }
 }
 
+/// Whether some subject is matched by both patterns: what makes two
+/// JetStream streams' subjects collide (nats-server refuses the second).
+pub fn overlaps(a: &str, b: &str) -> bool {
+    let mut a = a.split('.');
+    let mut b = b.split('.');
+    loop {
+        match (a.next(), b.next()) {
+            (Some(">"), Some(_)) | (Some(_), Some(">")) => return true,
+            (Some("*"), Some(_)) | (Some(_), Some("*")) => {}
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 fn validate_tokens(subject: &str) -> Result<(), TransportError> {
     if subject.is_empty() {
         return Err(invalid(subject, "a subject cannot be empty"));
@@ -112,6 +128,17 @@ mod tests {
         assert!(!matches("a.>", "b.c"));
         assert!(matches("*.>", "a.b"));
         assert!(!matches("*.>", "a"));
+    }
+
+    #[test]
+    fn overlapping_patterns_share_a_subject() {
+        assert!(overlaps("a.>", "a.b.c"));
+        assert!(overlaps("a.*", "*.b"));
+        assert!(overlaps(">", "x"));
+        assert!(overlaps("a.b", "a.b"));
+        assert!(!overlaps("a.*", "a.b.c"));
+        assert!(!overlaps("a.b", "a.c"));
+        assert!(!overlaps("a.>", "a"));
     }
 
     #[test]
