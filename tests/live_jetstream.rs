@@ -369,3 +369,77 @@ fn db_service_and_bot_with_jetstream_delivery_refuse_a_core_server() {
         assert!(errors[0].starts_with("error: the NATS server has no JetStream"), "{what}: {stderr}");
     }
 }
+
+/// `rosey --delivery jetstream watch` shows the stream's view: each stored
+/// message once, with its sequence and id, decoded like core traffic; a
+/// request (never captured) as core traffic; and the consumer's acks with
+/// their delivery count, so a redelivery is visible.
+#[test]
+fn watch_shows_stored_messages_with_their_ids_and_the_acks() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let (server, _store) = jetstream_server();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let transport = runtime.block_on(async {
+        let transport = connect(&server.url(), "bot").await;
+        transport.ensure_stream(&JetStreamSettings::default().stream).await.unwrap();
+        transport
+    });
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_rosey"))
+        .args(["--nats-url", &server.url(), "--delivery", "jetstream", "watch", "--count", "6"])
+        .env_remove("ROSEY_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read on a thread, so a missing line fails the test instead of hanging it.
+    let (tx, out) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+    let banner = out.recv_timeout(DEADLINE).expect("a banner");
+    assert!(banner.starts_with("watching rosey.> and the stream ROSEY_DB"), "{banner}");
+
+    let stream = JetStreamSettings::default().stream.name;
+    runtime.block_on(async {
+        publish_acked(&transport, JOINED, joined("amy"), "bot-t-1").await;
+        publish_acked(&transport, "rosey.db.user.left", Bytes::from_static(b"{oops"), "bot-t-2").await;
+        // A v0.5.0 bot's core publish: stored without an id.
+        transport.publish(JOINED, joined("bob")).await.unwrap();
+        transport.publish(Subject::OutboundGet.as_str(), Bytes::from_static(br#"{"limit":20}"#)).await.unwrap();
+        transport.round_trip().await.unwrap();
+        // The db-service's part: ack the first, let the second's ack_wait
+        // pass so it is delivered again, then ack that.
+        let mut reader = transport.durable_consumer(&stream, &consumer("rosey-db")).await.unwrap();
+        let first = next_within(&mut reader, DEADLINE).await;
+        ack(&transport, &first).await;
+        let unacked = next_within(&mut reader, DEADLINE).await;
+        assert_eq!(unacked.stream_seq, 2);
+        loop {
+            let message = next_within(&mut reader, ACK_WAIT * 3).await;
+            if message.stream_seq == 2 {
+                assert_eq!(message.delivered, 2);
+                ack(&transport, &message).await;
+                break;
+            }
+        }
+        transport.round_trip().await.unwrap();
+    });
+    let lines: Vec<String> = (0..6).map_while(|_| out.recv_timeout(DEADLINE).ok()).collect();
+    let status = wait_within(&mut watch, DEADLINE);
+    assert!(status.is_some_and(|s| s.success()), "watch after 6 lines: {status:?}\n{}", lines.join("\n"));
+    let find = |what: &str, needles: &[&str]| {
+        let found: Vec<&String> = lines.iter().filter(|line| needles.iter().all(|n| line.contains(n))).collect();
+        assert_eq!(found.len(), 1, "{what}: one line with {needles:?} in\n{}", lines.join("\n"));
+        found[0].clone()
+    };
+    let amy = find("stored event", &["seq=1 id=bot-t-1 ", "amy"]);
+    assert_eq!(amy, format!("{JOINED:<40} {:<8} seq=1 id=bot-t-1 {}", "event", r#"{"username":"amy"}"#));
+    find("stored malformed", &["rosey.db.user.left", "MALFORMED", "seq=2 id=bot-t-2 {oops"]);
+    find("a core publish, stored", &["event", "seq=3 id=- ", "bob"]);
+    find("a request, core", &["rosey.db.messages.outbound.get", "request", r#"{"limit":20}"#]);
+    let ack_first = find("the first ack", &["$JS.ACK.ROSEY_DB.rosey-db ", "seq=1 delivered=1 +ACK"]);
+    assert!(ack_first.starts_with(&format!("{:<40} {:<8} seq=1", "$JS.ACK.ROSEY_DB.rosey-db", "ack")), "{ack_first}");
+    find("the redelivery's ack", &["$JS.ACK.ROSEY_DB.rosey-db ", "seq=2 delivered=2 +ACK"]);
+    assert_eq!(lines.iter().filter(|line| line.starts_with(JOINED)).count(), 2, "a stored message shown twice");
+}
