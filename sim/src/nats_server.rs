@@ -1,14 +1,21 @@
 //! A nats-server child process for tests and benches: one per test, on a free
 //! port, stopped on drop.
 //!
+//! [`NatsServer::start_jetstream`] enables JetStream with file storage in a
+//! directory the caller owns (a `tempfile` dir), so that a test can kill the
+//! server (`kill`, SIGKILL: nothing flushed on the way out) or stop it
+//! (`stop`, SIGTERM: a clean shutdown) and [`restart`](NatsServer::restart)
+//! it on the same port over the same store, as an operator's restart would.
+//!
 //! The binary comes from `NATS_SERVER_BIN`, else `PATH`, else
 //! `/usr/sbin/nats-server`. When none exists, starting fails with a message
 //! that says what to install: a live test never skips itself.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// What to tell someone whose machine has no nats-server.
 pub const INSTALL_HINT: &str = "nats-server not found: install it (`apt-get install nats-server`, \
@@ -19,8 +26,11 @@ pub struct NatsServer {
     child: Option<Child>,
     port: u16,
     binary: PathBuf,
-    /// Extra command-line arguments (auth, limits), kept for restarts.
+    /// Extra command-line arguments (auth, limits, JetStream's store), kept
+    /// for restarts.
     args: Vec<String>,
+    /// JetStream's store directory, when enabled.
+    store_dir: Option<PathBuf>,
 }
 
 /// Finds the nats-server binary.
@@ -58,7 +68,22 @@ impl NatsServer {
         let binary = nats_server_binary().unwrap_or_else(|hint| panic!("{hint}"));
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let (child, port) = spawn(&binary, -1, &args);
-        NatsServer { child: Some(child), port, binary, args }
+        NatsServer { child: Some(child), port, binary, args, store_dir: None }
+    }
+
+    /// Starts a server on a free port with JetStream on, its file storage in
+    /// `store_dir` (`-js -sd <store_dir>`; the server makes `jetstream/` in it).
+    /// Restarts keep the port and the directory, so streams and consumers
+    /// survive them as they would in production.
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start`]; also when `store_dir` is not valid UTF-8.
+    pub fn start_jetstream(store_dir: &Path) -> NatsServer {
+        let dir = store_dir.to_str().expect("the store directory is a UTF-8 path");
+        let mut server = NatsServer::start_with(&["-js", "-sd", dir]);
+        server.store_dir = Some(store_dir.to_path_buf());
+        server
     }
 
     /// Starts a server on a port the caller chose, e.g. one a client is
@@ -68,7 +93,7 @@ impl NatsServer {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let (child, bound) = spawn(&binary, i32::from(port), &args);
         assert_eq!(bound, port, "nats-server started on another port");
-        NatsServer { child: Some(child), port, binary, args }
+        NatsServer { child: Some(child), port, binary, args, store_dir: None }
     }
 
     pub fn port(&self) -> u16 {
@@ -79,7 +104,19 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Kills the server at once (SIGKILL): clients see the connection drop.
+    /// JetStream's store directory, for a server from [`NatsServer::start_jetstream`].
+    pub fn store_dir(&self) -> Option<&Path> {
+        self.store_dir.as_deref()
+    }
+
+    /// Whether the server process is running (not killed or stopped).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kills the server at once (SIGKILL, `kill -9`): clients see the
+    /// connection drop, and JetStream gets no chance to flush its store: what
+    /// survives is what it had written when the signal landed.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -87,7 +124,27 @@ impl NatsServer {
         }
     }
 
-    /// Starts the server again on the same port.
+    /// Stops the server gracefully (SIGTERM): it closes its clients and
+    /// flushes JetStream's store before it exits. Falls back to SIGKILL when
+    /// it has not exited within 10 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let signalled =
+            Command::new("kill").args(["-TERM", &child.id().to_string()]).status().is_ok_and(|status| status.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while signalled && Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the server again on the same port, with the same arguments and
+    /// the same store directory; kills it first (SIGKILL) if it still runs.
+    /// Call [`NatsServer::stop`] first for a graceful restart.
     pub fn restart(&mut self) {
         self.kill();
         let (child, port) = spawn(&self.binary, i32::from(self.port), &self.args);
@@ -127,7 +184,7 @@ fn spawn(binary: &PathBuf, port: i32, args: &[String]) -> (Child, u16) {
             }
         }
     });
-    match port_rx.recv_timeout(std::time::Duration::from_secs(10)) {
+    match port_rx.recv_timeout(Duration::from_secs(10)) {
         Ok(port) => (child, port),
         Err(_) => {
             let _ = child.kill();

@@ -208,6 +208,10 @@ impl Transport for NatsTransport {
     async fn ensure_stream(&self, config: &StreamConfig) -> Result<StreamState, TransportError> {
         let info = self.jetstream.create_or_update_stream(stream_config(config)).await.map_err(|e| match e.kind() {
             jetstream::context::CreateStreamErrorKind::JetStreamUnavailable => TransportError::JetStreamUnavailable,
+            // JetStream on, but not for this account: as unavailable as no JetStream at all.
+            jetstream::context::CreateStreamErrorKind::JetStream(api) if api.code() == 503 => {
+                TransportError::JetStreamUnavailable
+            }
             jetstream::context::CreateStreamErrorKind::JetStream(api) => {
                 TransportError::JetStream { code: api.code() as u16, description: api.to_string() }
             }
@@ -289,11 +293,17 @@ fn stream_error(error: jetstream::context::GetStreamError) -> TransportError {
         GetStreamErrorKind::JetStream(api) => {
             TransportError::JetStream { code: api.code() as u16, description: api.to_string() }
         }
-        GetStreamErrorKind::Request if error.to_string().contains("no responders") => {
-            TransportError::JetStreamUnavailable
-        }
+        // Nobody answers the API (a server without JetStream): async-nats
+        // says so only in the source's kind; its text does not say "no responders".
+        GetStreamErrorKind::Request if no_responders(&error) => TransportError::JetStreamUnavailable,
         _ => TransportError::Other(format!("cannot find the stream: {error}")),
     }
+}
+
+fn no_responders(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<jetstream::context::RequestError>())
+        .is_some_and(|source| source.kind() == jetstream::context::RequestErrorKind::NoResponders)
 }
 
 fn publish_error(error: &jetstream::context::PublishError, size: usize) -> TransportError {
