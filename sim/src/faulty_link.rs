@@ -18,15 +18,13 @@ use rand_chacha::ChaCha8Rng;
 use rosey::contract::{Command, Reply, Subject};
 use rosey::link::{DbLink, LinkError};
 use rosey::trace::{Trace, TraceEvent};
-use rosey::transport::{
-    BusMessage, ConsumerConfig, PendingAck, StreamConfig, StreamState, Transport, TransportError,
-};
+use rosey::transport::{BusMessage, ConsumerConfig, PendingAck, StreamConfig, StreamState, Transport, TransportError};
 
 use crate::fault::{pattern_covers, Fault, FaultSpec};
 
 /// How long a lost publish's ack is waited for: the sim bus client's ack
 /// timeout, as async-nats' default.
-const LOST_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+const LOST_ACK_TIMEOUT: Duration = Duration::from_millis(crate::fault::LOST_ACK_MS as u64);
 
 /// Which subjects a drop schedule acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +193,12 @@ impl<T: Transport> Transport for FaultyTransport<T> {
         self.inner.stream_state(stream).await
     }
 
-    async fn publish_with_ack(&self, subject: &str, payload: Bytes, msg_id: &str) -> Result<PendingAck, TransportError> {
+    async fn publish_with_ack(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        msg_id: &str,
+    ) -> Result<PendingAck, TransportError> {
         if Subject::parse(subject).is_some_and(|subject| self.drops.drop_now(subject)) {
             return Ok(Box::pin(async {
                 tokio::time::sleep(LOST_ACK_TIMEOUT).await;

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use rosey::bot::{Protocol, ReplayReport};
-use rosey::delivery::Delivery;
 use rosey::chat::SaidLine;
 use rosey::clock::unix_seconds;
 use rosey::cytube::ChatEvent;
+use rosey::delivery::Delivery;
 use rosey::fixture::{Fixture, TimedEvent};
 use rosey::service::ServiceReport;
 use rosey::store::{DbDump, Store};

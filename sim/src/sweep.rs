@@ -99,7 +99,9 @@ pub fn render_result(run: &RunResult, path: &Path) -> String {
         Delivery::Core => String::new(),
         other => format!(", delivery: {other}"),
     };
-    out.push_str(&format!("mode: {:?}, protocol: {}{delivery}, seed: {}\n", run.mode, run.protocol, run.seed).to_lowercase());
+    out.push_str(
+        &format!("mode: {:?}, protocol: {}{delivery}, seed: {}\n", run.mode, run.protocol, run.seed).to_lowercase(),
+    );
     out.push_str(&format!("faults: {}\n", run.faults.len()));
     for fault in &run.faults {
         out.push_str(&format!("  {}\n", serde_json::to_string(fault).unwrap_or_default()));

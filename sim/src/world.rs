@@ -25,8 +25,8 @@ use std::time::Duration;
 use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use rosey::clock::unix_seconds;
 use rosey::contract::{Command, RecentChatGet, Request};
-use rosey::delivery::{Delivery, DEFAULT_ACK_WINDOW};
 use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig};
+use rosey::delivery::{Delivery, DEFAULT_ACK_WINDOW};
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, DbLink, OutboxStats};
 use rosey::live::LiveChannel;
@@ -120,7 +120,10 @@ impl BusRun<'_> {
         // and the stream, its ids and the consumer's position are still there.
         let jetstream = (self.delivery == Delivery::Jetstream).then(JetStreamStore::default);
         sim.host("bus", move || {
-            crate::bus::serve_with(BUS_PORT, BusServerOptions { jetstream: jetstream.clone(), ..BusServerOptions::default() })
+            crate::bus::serve_with(
+                BUS_PORT,
+                BusServerOptions { jetstream: jetstream.clone(), ..BusServerOptions::default() },
+            )
         });
         for host in db_host_names(self.db_services) {
             let (shared, db_path, trace, faults) =
@@ -243,11 +246,7 @@ async fn service_host(
 ) -> turmoil::Result {
     let store = Store::open(&db_path, unix_seconds(start))?;
     let transport = SimTransport::connect(BUS_ADDR, SimBusOptions { name: host.clone(), ..SimBusOptions::default() });
-    let config = ServiceConfig {
-        host: host.clone(),
-        delivery,
-        ..rosey::app::service_config(protocol, None)
-    };
+    let config = ServiceConfig { host: host.clone(), delivery, ..rosey::app::service_config(protocol, None) };
     let slow: Vec<(Fault, u64)> = faults
         .into_iter()
         .filter_map(|f| match f.what {

@@ -45,6 +45,8 @@ pub struct StreamStats {
 
 /// One command between its first publish and its ack.
 struct Unacked {
+    /// The sequence in this instance's ids.
+    seq: u64,
     id: String,
     subject: &'static str,
     payload: Bytes,
@@ -70,8 +72,9 @@ pub(super) struct StreamOutbox {
 enum Until {
     /// Until there is room for one more command.
     Room,
-    /// Until every command is acknowledged.
-    Empty,
+    /// Until every command up to this sequence is acknowledged (those sent
+    /// later may still be in flight: a read waits only for what precedes it).
+    Through(u64),
 }
 
 /// Clears the settling flag even when a settle is cancelled by a timeout.
@@ -121,6 +124,7 @@ impl StreamOutbox {
         let seq = self.next_seq.get() + 1;
         self.next_seq.set(seq);
         let mut entry = Unacked {
+            seq,
             id: format!("{}-{seq}", self.instance),
             subject: command.subject().as_str(),
             payload: Bytes::from(command.encode()),
@@ -146,7 +150,8 @@ impl StreamOutbox {
     /// Waits until every command sent so far is acknowledged, republishing
     /// what needs it; gives up after `timeout` (the rest stays in the window).
     pub(super) async fn settle_all<T: Transport>(&self, transport: &T, timeout: Duration) -> Result<(), LinkError> {
-        match tokio::time::timeout(timeout, self.settle(transport, Until::Empty)).await {
+        let through = Until::Through(self.next_seq.get());
+        match tokio::time::timeout(timeout, self.settle(transport, through)).await {
             Ok(result) => result,
             Err(_) => Err(LinkError::Transport(TransportError::TimedOut)),
         }
@@ -172,10 +177,10 @@ impl StreamOutbox {
     }
 
     fn done(&self, until: Until) -> bool {
-        let len = self.window.borrow().len();
+        let window = self.window.borrow();
         match until {
-            Until::Room => len < self.capacity,
-            Until::Empty => len == 0,
+            Until::Room => window.len() < self.capacity,
+            Until::Through(seq) => window.front().is_none_or(|front| front.seq > seq),
         }
     }
 

@@ -40,6 +40,9 @@ use crate::transport::{
     BusMessage, StreamConsumer, StreamMessage, Subscription, Transport, TransportError, ACK_PAYLOAD,
 };
 
+/// How often parked reads look at the database's applied sequence again.
+const PARKED_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Most reads waiting for the stream to catch up; past it a read is refused
 /// (the bot retries its poll; nothing is lost).
 const MAX_PARKED_READS: usize = 1_000;
@@ -76,9 +79,10 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         let stream = settings.stream.name.clone();
         let state = self.transport.ensure_stream(&settings.stream).await?;
         let mut consumer = self.transport.durable_consumer(&stream, &settings.consumer).await?;
-        let applied = self.store.applied_stream_seq(&stream).map_err(|error| {
-            TransportError::Other(format!("cannot read the applied stream sequence from the database: {error}"))
-        })?;
+        let applied =
+            self.store.prepare_delivery().and_then(|()| self.store.applied_stream_seq(&stream)).map_err(|error| {
+                TransportError::Other(format!("cannot read the applied stream sequence from the database: {error}"))
+            })?;
         let ack_floor = consumer.ack_floor().await?;
         if ack_floor > applied {
             tracing::warn!(
@@ -113,8 +117,14 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(request) = gets.next() => self.read_request(request, &stream, progress, &mut parked).await,
-                Some(request) = recents.next() => self.read_request(request, &stream, progress, &mut parked).await,
+                // Another instance sharing the database may apply what a
+                // parked read waits for: look again now and then.
+                () = tokio::time::sleep(PARKED_RECHECK), if !parked.is_empty() => {
+                    self.catch_up_with_database(&stream, &mut progress);
+                    self.answer_parked(progress, &mut parked).await;
+                }
+                Some(request) = gets.next() => self.read_request(request, &stream, &mut progress, &mut parked).await,
+                Some(request) = recents.next() => self.read_request(request, &stream, &mut progress, &mut parked).await,
                 Some(request) = enqueues.next() => self.write_request(request).await,
                 delivery = consumer.next() => match delivery {
                     Ok(first) => {
@@ -161,11 +171,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             let Some(next) = consumer.try_next() else { break };
             deliveries.push(next);
         }
-        let before = progress.applied;
         if let Err(error) = self.store.begin_batch() {
             tracing::error!(%error, "cannot open a transaction; nothing applied, the server will redeliver");
             return;
         }
+        // Under the write lock: what every instance sharing this file applied.
+        self.catch_up_with_database(stream, progress);
+        let before = progress.applied;
         let mut acks = Vec::with_capacity(deliveries.len());
         for message in deliveries {
             if !self.store.in_batch() {
@@ -224,6 +236,16 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
     }
 
+    /// Takes in what other instances sharing the database have applied: the
+    /// durable consumer hands each delivery to one of them, so the applied
+    /// sequence is the database's, not this process's.
+    fn catch_up_with_database(&mut self, stream: &str, progress: &mut Progress) {
+        match self.store.applied_stream_seq(stream) {
+            Ok(applied) => progress.applied = progress.applied.max(applied),
+            Err(error) => tracing::warn!(%error, "cannot read the applied stream sequence"),
+        }
+    }
+
     /// Whether the sequences between the expected one and `seq` can no
     /// longer arrive (removed by the stream's limits, or acknowledged before
     /// this database): then `progress.floor` moves up to `seq`.
@@ -262,7 +284,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         &mut self,
         request: BusMessage,
         stream: &str,
-        progress: Progress,
+        progress: &mut Progress,
         parked: &mut Vec<ParkedRead>,
     ) {
         if request.reply.is_none() {
@@ -275,6 +297,9 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 return;
             }
         };
+        if target > progress.applied {
+            self.catch_up_with_database(stream, progress);
+        }
         if target <= progress.applied {
             self.answer(request).await;
         } else if parked.len() >= MAX_PARKED_READS {

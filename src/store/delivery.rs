@@ -24,13 +24,18 @@ const RECORD: &str = "INSERT INTO delivery_progress (stream, applied_seq) VALUES
 ON CONFLICT (stream) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)";
 
 impl Store {
-    /// The highest sequence of `stream` applied to this database (0 when none),
-    /// creating the bookkeeping table on first use.
-    pub fn applied_stream_seq(&mut self, stream: &str) -> Result<u64, StoreError> {
+    /// Creates the bookkeeping table if the file has none (a JetStream
+    /// db-service's first start on it).
+    pub fn prepare_delivery(&mut self) -> Result<(), StoreError> {
         self.write(|conn| {
             conn.execute_batch(CREATE)?;
             Ok(())
-        })?;
+        })
+    }
+
+    /// The highest sequence of `stream` applied to this database (0 when none);
+    /// inside a batch, as the batch sees it. Needs [`Store::prepare_delivery`] first.
+    pub fn applied_stream_seq(&self, stream: &str) -> Result<u64, StoreError> {
         self.read(|conn| {
             let seq: Option<i64> = match conn.prepare_cached(APPLIED)?.query_row([stream], |row| row.get(0)) {
                 Ok(seq) => Some(seq),
@@ -61,6 +66,7 @@ mod tests {
     #[test]
     fn starts_at_zero_and_never_moves_back() -> TestResult {
         let mut store = Store::open_in_memory(0)?;
+        store.prepare_delivery()?;
         assert_eq!(store.applied_stream_seq("ROSEY_DB")?, 0);
         store.record_applied_seq("ROSEY_DB", 7)?;
         store.record_applied_seq("ROSEY_DB", 5)?;
@@ -74,6 +80,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("d.db");
         let mut store = Store::open(&path, 0)?;
+        store.prepare_delivery()?;
         assert_eq!(store.applied_stream_seq("S")?, 0);
         store.begin_batch()?;
         store.record_applied_seq("S", 3)?;
@@ -82,6 +89,7 @@ mod tests {
         store.record_applied_seq("S", 9)?;
         drop(store); // a crash before the commit
         let mut store = Store::open(&path, 0)?;
+        store.prepare_delivery()?;
         assert_eq!(store.applied_stream_seq("S")?, 3);
         Ok(())
     }
@@ -90,7 +98,7 @@ mod tests {
     fn the_dump_of_the_v05_tables_ignores_it() -> TestResult {
         let mut store = Store::open_in_memory(0)?;
         let before = store.dump()?;
-        store.applied_stream_seq("S")?;
+        store.prepare_delivery()?;
         store.record_applied_seq("S", 4)?;
         assert_eq!(store.dump()?, before);
         Ok(())

@@ -29,6 +29,8 @@ pub const CRASH_REACH_MS: i64 = 1_000;
 /// A poll's failure is reported when its timeout expires: this much after a
 /// fault that lost it ended.
 pub const REQUEST_TIMEOUT_MS: i64 = DEFAULT_REQUEST_TIMEOUT.as_millis() as i64;
+/// How long a lost JetStream publish's ack is waited for (the bus client's ack timeout).
+pub const LOST_ACK_MS: i64 = 5_000;
 /// After a db-service crash, how long until the hardened bot's next poll finds
 /// nobody listening and starts holding commands (one poll period, plus a tick).
 pub const UNHEARD_MS: i64 = rosey::bot::OUTBOUND_PERIOD_MS + 100;
@@ -216,6 +218,33 @@ impl Fault {
             | FaultSpec::Mute
             | FaultSpec::ChatThrottle
             | FaultSpec::Burst { .. } => None,
+        }
+    }
+
+    /// Whether the fault acts on the bot's chat link (the `chat` host) rather
+    /// than on the bus: JetStream cannot recover what it loses.
+    pub fn on_chat_link(&self) -> bool {
+        match &self.what {
+            FaultSpec::Partition { a, b, .. } | FaultSpec::Hold { a, b } | FaultSpec::Latency { a, b, .. } => {
+                a == crate::chathost::CHAT_HOST || b == crate::chathost::CHAT_HOST
+            }
+            _ => self.needs_cytube(),
+        }
+    }
+
+    /// Under JetStream: the span during which a poll may fail because a
+    /// `drop` ate an event or mark before it. The bot's read waits for the
+    /// acks of what it sent before it, and a lost publish is acked only
+    /// after its ack times out and it is republished.
+    pub fn poll_excuse_jetstream(&self) -> Option<(i64, i64)> {
+        let (from, until) = self.window();
+        match &self.what {
+            FaultSpec::Drop { subject, .. } => {
+                let drops_stream =
+                    Subject::ALL.into_iter().any(|s| !s.is_request() && pattern_covers(subject.as_deref(), s));
+                drops_stream.then_some((from, until + LOST_ACK_MS + REQUEST_TIMEOUT_MS))
+            }
+            _ => self.poll_excuse(),
         }
     }
 

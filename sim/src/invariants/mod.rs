@@ -101,13 +101,10 @@ pub struct CytubeView<'a> {
 }
 
 impl Observed<'_> {
-    /// The spans of virtual time the bus's faults may lose events in: none
-    /// under strict (JetStream) delivery.
+    /// The spans of virtual time the faults may lose events in: under strict
+    /// (JetStream) delivery only the chat link's faults have any.
     fn bus_loss_windows(&self) -> Vec<(i64, i64)> {
-        if self.strict {
-            return Vec::new();
-        }
-        self.faults.iter().filter_map(Fault::loss_window).collect()
+        self.faults.iter().filter(|fault| !self.strict || fault.on_chat_link()).filter_map(Fault::loss_window).collect()
     }
 
     /// At most `limit` trace records that `wanted` picks.

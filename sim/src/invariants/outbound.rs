@@ -98,7 +98,8 @@ pub(super) fn bounded_retries(o: &Observed<'_>) -> Result<(), Failure> {
 }
 
 pub(super) fn polls_answered(o: &Observed<'_>) -> Result<(), Failure> {
-    let excuses: Vec<(i64, i64)> = o.faults.iter().filter_map(Fault::poll_excuse).collect();
+    let excuse = if o.strict { Fault::poll_excuse_jetstream } else { Fault::poll_excuse };
+    let excuses: Vec<(i64, i64)> = o.faults.iter().filter_map(excuse).collect();
     let excused = |t: i64| excuses.iter().any(|&(from, until)| from <= t && t < until);
     let failures: Vec<_> =
         o.trace.iter().filter(|r| matches!(r.event, TraceEvent::PollFailed { .. }) && !excused(r.t)).collect();
