@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rosey::delivery::{JetStreamSettings, DEFAULT_ACK_WINDOW};
 use rosey::link::{BusLink, Outbox};
 use rosey::transport::Transport;
 use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
@@ -78,6 +79,24 @@ fn bot_event_cost(c: &mut Criterion) {
     for kind in KINDS {
         group.bench_function(BenchmarkId::new("live", kind.name()), |b| {
             b.iter_custom(|iters| runtime.block_on(bot_cost(&mut feed, &link, kind, iters)).0)
+        });
+    }
+
+    // JetStream: every publish carries an id and waits for its ack in the
+    // window; the stream stores what nobody consumes.
+    let store = tempfile::tempdir().expect("a temp folder for the JetStream store");
+    let js_server = NatsServer::start_jetstream(store.path());
+    let (js_link, mut js_feed) = runtime.block_on(async {
+        let transport = nats_connect(&js_server.url(), "bench-bot").await;
+        transport.ensure_stream(&JetStreamSettings::default().stream).await.expect("the stream");
+        let link = BusLink::jetstream(transport, "bench".into(), DEFAULT_ACK_WINDOW);
+        let (feed, opening) = Feed::new();
+        send_all(&link, opening).await;
+        (link, feed)
+    });
+    for kind in KINDS {
+        group.bench_function(BenchmarkId::new("live-jetstream", kind.name()), |b| {
+            b.iter_custom(|iters| runtime.block_on(bot_cost(&mut js_feed, &js_link, kind, iters)).0)
         });
     }
     group.finish();

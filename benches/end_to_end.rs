@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use rosey::contract::{Command, EnqueueRequest, Reply, Request};
+use rosey::contract::{Command, EnqueueRequest, RecentChatGet, Reply, Request};
+use rosey::delivery::DEFAULT_ACK_WINDOW;
 use rosey::link::{BusLink, DbLink, Outbox};
 use rosey::transport::Transport;
 use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
@@ -43,25 +44,48 @@ fn batch_size() -> u64 {
     }
 }
 
-/// One batch: `lines` chat lines through the bot, then (for a bus link) an
-/// enqueue whose reply proves them committed.
-async fn batch<L: DbLink>(feed: &mut Feed, link: &L, lines: u64, confirm: bool) {
+/// How a batch is proved committed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    /// Direct mode: `send` returns after the commit.
+    None,
+    /// Core NATS: an enqueue, answered after the commit that holds it, on
+    /// the subscription that delivered the batch before it.
+    Enqueue,
+    /// JetStream: a read, answered once the stream is applied up to the
+    /// last sequence it held when the read arrived.
+    Read,
+}
+
+/// One batch: `lines` chat lines through the bot, then (for a bus link) the
+/// request whose reply proves them committed.
+async fn batch<L: DbLink>(feed: &mut Feed, link: &L, lines: u64, confirm: Confirm) {
     let at_ms = feed.tick();
     for _ in 0..lines {
         for command in feed.chat(at_ms) {
             link.send(command).await.expect("send");
         }
     }
-    if confirm {
-        let mark = Command::Request(Request::Enqueue(EnqueueRequest { message: "e2e".into(), at_ms: Some(at_ms) }));
-        match link.request(mark, CONFIRM_TIMEOUT).await {
-            Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {}
-            other => panic!("the batch was not confirmed: {other:?}"),
+    match confirm {
+        Confirm::None => {}
+        Confirm::Enqueue => {
+            let enqueue = EnqueueRequest { message: "e2e".into(), at_ms: Some(at_ms), request_id: None };
+            match link.request(Command::Request(Request::Enqueue(enqueue)), CONFIRM_TIMEOUT).await {
+                Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {}
+                other => panic!("the batch was not confirmed: {other:?}"),
+            }
+        }
+        Confirm::Read => {
+            let read = Command::Request(Request::RecentChat(RecentChatGet { limit: 1, at_ms: None }));
+            match link.request(read, CONFIRM_TIMEOUT).await {
+                Ok(Reply::RecentChat(_)) => {}
+                other => panic!("the batch was not confirmed: {other:?}"),
+            }
         }
     }
 }
 
-async fn batches<L: DbLink>(feed: &mut Feed, link: &L, iters: u64, lines: u64, confirm: bool) -> Duration {
+async fn batches<L: DbLink>(feed: &mut Feed, link: &L, iters: u64, lines: u64, confirm: Confirm) -> Duration {
     let started = Instant::now();
     for _ in 0..iters {
         batch(feed, link, lines, confirm).await;
@@ -85,7 +109,7 @@ fn end_to_end(c: &mut Criterion) {
     let (mut feed, opening) = Feed::new();
     runtime.block_on(send_all(&direct, opening));
     group.bench_function(BenchmarkId::new("direct", "chat"), |b| {
-        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &direct, iters, lines, false)))
+        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &direct, iters, lines, Confirm::None)))
     });
 
     let sim_db = dir.path().join("sim.db");
@@ -107,16 +131,33 @@ fn end_to_end(c: &mut Criterion) {
         (link, feed)
     });
     group.bench_function(BenchmarkId::new("live", "chat"), |b| {
-        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &link, iters, lines, true)))
+        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &link, iters, lines, Confirm::Enqueue)))
+    });
+    let report = service.stop();
+
+    let store = tempfile::tempdir().expect("a temp folder for the JetStream store");
+    let js_server = NatsServer::start_jetstream(store.path());
+    let js_service = live_jetstream_service(&js_server.url(), &dir.path().join("live-js.db"));
+    let (js_link, mut js_feed) = runtime.block_on(async {
+        let link =
+            BusLink::jetstream(nats_connect(&js_server.url(), "bench-bot").await, "bench".into(), DEFAULT_ACK_WINDOW);
+        let (feed, opening) = Feed::new();
+        send_all(&link, opening).await;
+        (link, feed)
+    });
+    group.bench_function(BenchmarkId::new("live-jetstream", "chat"), |b| {
+        b.iter_custom(|iters| runtime.block_on(batches(&mut js_feed, &js_link, iters, lines, Confirm::Read)))
     });
     group.finish();
-    let report = service.stop();
-    eprintln!(
-        "end_to_end/live: the db-service applied {} commands in {} commits ({:.0} per commit)",
-        report.applied_total(),
-        report.commits,
-        report.applied_total() as f64 / report.commits.max(1) as f64
-    );
+    let js_report = js_service.stop();
+    for (name, report) in [("live", report), ("live-jetstream", js_report)] {
+        eprintln!(
+            "end_to_end/{name}: the db-service applied {} commands in {} commits ({:.0} per commit)",
+            report.applied_total(),
+            report.commits,
+            report.applied_total() as f64 / report.commits.max(1) as f64
+        );
+    }
 }
 
 /// The bot host: waits for the db-service, then runs jobs of `iters` batches.
@@ -128,7 +169,7 @@ async fn sim_bot((mut jobs, done): Jobs<u64>, lines: u64) -> HostResult {
     let (mut feed, opening) = Feed::new();
     send_all(&link, opening).await;
     while let Some(iters) = jobs.recv().await {
-        done.set(Some(batches(&mut feed, &link, iters, lines, true).await));
+        done.set(Some(batches(&mut feed, &link, iters, lines, Confirm::Enqueue).await));
     }
     Ok(())
 }

@@ -160,8 +160,13 @@ impl<C: Clock> Drain for DirectLink<C> {
 }
 
 impl<T: Transport> Drain for BusLink<T> {
+    /// With JetStream also until every publish is acknowledged: collecting
+    /// the acks is part of what an event costs the bot.
     async fn drain(&self) {
         self.transport().flush().await.expect("flush");
+        if self.stream_stats().is_some() {
+            self.settle(std::time::Duration::from_secs(30)).await.expect("the stream acknowledges");
+        }
     }
     async fn settle(&self) {
         self.transport().round_trip().await.expect("round trip");

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use rosey::clock::{Clock, SystemClock};
 use rosey::contract::Subject;
+use rosey::delivery::Delivery;
 use rosey::service::{DbService, ServiceConfig, ServiceReport};
 use rosey::transport::{Subscription, Transport};
 use tokio::sync::oneshot;
@@ -64,12 +65,21 @@ impl<R> Drop for Worker<R> {
 /// A db-service on the live server: WAL file at `path`, group commit
 /// (`ServiceConfig::default()`), on its own thread.
 pub fn live_service(url: &str, path: &Path) -> Worker<ServiceReport> {
+    live_service_with(url, path, ServiceConfig::default())
+}
+
+/// [`live_service`] with JetStream delivery: it creates the stream and
+/// consumes it with the durable consumer.
+pub fn live_jetstream_service(url: &str, path: &Path) -> Worker<ServiceReport> {
+    live_service_with(url, path, ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() })
+}
+
+fn live_service_with(url: &str, path: &Path, config: ServiceConfig) -> Worker<ServiceReport> {
     let (url, path) = (url.to_string(), path.to_path_buf());
     Worker::start("db-service", move |stop, ready| async move {
         let transport = nats_connect(&url, "bench-db-service").await;
         let (ready_tx, ready_rx) = oneshot::channel();
-        let service =
-            DbService::new(transport, wal_store(&path), SystemClock, ServiceConfig::default()).with_ready(ready_tx);
+        let service = DbService::new(transport, wal_store(&path), SystemClock, config).with_ready(ready_tx);
         let run = service.run(async move {
             let _ = stop.await;
         });

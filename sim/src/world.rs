@@ -126,22 +126,17 @@ impl BusRun<'_> {
             )
         });
         for host in db_host_names(self.db_services) {
-            let (shared, db_path, trace, faults) =
-                (shared.clone(), db_path.clone(), self.trace.clone(), self.faults.to_vec());
-            let (protocol, delivery) = (self.protocol, self.delivery);
-            let name = host.clone();
-            sim.host(name.as_str(), move || {
-                service_host(
-                    host.clone(),
-                    shared.clone(),
-                    db_path.clone(),
-                    start,
-                    protocol,
-                    delivery,
-                    trace.clone(),
-                    faults.clone(),
-                )
-            });
+            let plan = ServicePlan {
+                host: host.clone(),
+                db_path: db_path.clone(),
+                start,
+                protocol: self.protocol,
+                delivery: self.delivery,
+                trace: self.trace.clone(),
+                faults: self.faults.to_vec(),
+            };
+            let shared = shared.clone();
+            sim.host(host.as_str(), move || service_host(plan.clone(), shared.clone()));
         }
         let fake = (self.chat == ChatMode::Cytube).then(|| chathost::fake_for(self.fixture));
         if let Some(fake) = &fake {
@@ -233,17 +228,21 @@ fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: boo
     }
 }
 
-/// One db-service instance; a restart after a crash runs this again.
-async fn service_host(
+/// What a db-service host runs with.
+#[derive(Clone)]
+struct ServicePlan {
     host: String,
-    shared: Rc<HostsShared>,
     db_path: PathBuf,
     start: i64,
     protocol: Protocol,
     delivery: Delivery,
     trace: Trace,
     faults: Vec<Fault>,
-) -> turmoil::Result {
+}
+
+/// One db-service instance; a restart after a crash runs this again.
+async fn service_host(plan: ServicePlan, shared: Rc<HostsShared>) -> turmoil::Result {
+    let ServicePlan { host, db_path, start, protocol, delivery, trace, faults } = plan;
     let store = Store::open(&db_path, unix_seconds(start))?;
     let transport = SimTransport::connect(BUS_ADDR, SimBusOptions { name: host.clone(), ..SimBusOptions::default() });
     let config = ServiceConfig { host: host.clone(), delivery, ..rosey::app::service_config(protocol, None) };
@@ -291,12 +290,16 @@ fn bot_host(
     let (protocol, delivery, services, seed, trace) =
         (run.protocol, run.delivery, run.db_services, run.seed, run.trace.clone());
     async move {
+        // Virtual 0 is the simulation's start, so fault windows and replay
+        // times agree: the timeline starts before the wait for the services.
+        let timeline = TokioTimeline::new(1.0);
         let transport =
             SimTransport::connect(BUS_ADDR, SimBusOptions { name: "bot".into(), ..SimBusOptions::default() });
         let mut ready = shared.ready.subscribe();
         ready.wait_for(|count| *count >= services).await?;
         let drops = |scope| Drops::new(&faults, scope, seed, sim_now_ms, trace.clone());
-        let bot = BotPlan { fixture: &fixture, faults: &faults, protocol, seed, trace: &trace, fake, services };
+        let bot =
+            BotPlan { fixture: &fixture, faults: &faults, protocol, seed, trace: &trace, fake, services, timeline };
         match delivery {
             Delivery::Core => {
                 let link = BusLink::new(transport.clone(), rosey::app::outbox_for(protocol));
@@ -323,6 +326,7 @@ struct BotPlan<'a> {
     trace: &'a Trace,
     fake: Option<FakeCytube>,
     services: usize,
+    timeline: TokioTimeline,
 }
 
 impl BotPlan<'_> {
@@ -335,8 +339,7 @@ impl BotPlan<'_> {
     ) -> turmoil::Result {
         let (fixture, trace) = (self.fixture, self.trace);
         let header = &fixture.header;
-        // Virtual 0 is the simulation's start, so fault windows and replay times agree.
-        let timeline = TokioTimeline::new(1.0);
+        let timeline = self.timeline;
         let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, self.protocol);
         let (report, chat) = match self.fake {
             None => {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use rosey::bot::Protocol;
+use rosey::delivery::Delivery;
 use rosey_sim::run::{Overrides, Prepared};
 use rosey_sim::scenario::Mode;
 
@@ -57,6 +58,38 @@ fn bug_zoo_fails_under_v05_and_passes_hardened() {
         let hardened = prepared.run(Overrides { protocol: Some(Protocol::Hardened), ..Overrides::default() }).unwrap();
         let broken: Vec<_> = hardened.verdicts.iter().filter(|v| !v.holds).collect();
         assert!(broken.is_empty(), "{} under hardened: {broken:#?}", name(&path));
+    }
+}
+
+/// JetStream makes the bus's faults harmless: every zoo scenario, on the
+/// hardened protocol with JetStream delivery, keeps every invariant, with
+/// `no_loss` strict (the database equals direct mode's, whatever the bus lost).
+#[test]
+fn bug_zoo_holds_everything_under_jetstream() {
+    let zoo: Vec<PathBuf> = scenarios().into_iter().filter(|p| name(p).starts_with("zoo-")).collect();
+    for path in zoo {
+        let prepared = Prepared::load(&path, Mode::Bus).unwrap();
+        let variant = Overrides {
+            protocol: Some(Protocol::Hardened),
+            delivery: Some(Delivery::Jetstream),
+            ..Overrides::default()
+        };
+        let run = prepared.run(variant).unwrap();
+        let broken: Vec<_> = run.verdicts.iter().filter(|v| !v.holds).collect();
+        assert!(broken.is_empty(), "{} under jetstream: {broken:#?}", name(&path));
+    }
+}
+
+/// A slice of the JetStream evening swarm on every CI run (500 seeds: the
+/// README's `rosey-sim sweep` command).
+#[test]
+fn evening_swarm_under_jetstream_keeps_every_invariant() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios/evening-swarm-jetstream.toml");
+    let prepared = Prepared::load(&path, Mode::Bus).unwrap();
+    for seed in 2..=3 {
+        let run = prepared.run(Overrides { seed: Some(seed), ..Overrides::default() }).unwrap();
+        let broken: Vec<_> = run.verdicts.iter().filter(|v| !v.holds).collect();
+        assert!(broken.is_empty(), "seed {seed}, faults {:?}: {broken:#?}", run.faults);
     }
 }
 

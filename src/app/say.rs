@@ -13,6 +13,7 @@ pub async fn say(settings: &Settings, text: &str) -> crate::Result<i64> {
     let command = Command::Request(Request::Enqueue(EnqueueRequest {
         message: text.to_string(),
         at_ms: Some(SystemClock.now_ms()),
+        request_id: None,
     }));
     let reply = transport
         .request(Subject::OutboundEnqueue.as_str(), Bytes::from(command.encode()), settings.request_timeout())

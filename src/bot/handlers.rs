@@ -160,6 +160,7 @@ impl Bot {
             ChatEvent::Say { message } => vec![Command::Request(crate::contract::Request::Enqueue(EnqueueRequest {
                 message: message.clone(),
                 at_ms: at,
+                request_id: None,
             }))],
             ChatEvent::Pm | ChatEvent::MoveVideo | ChatEvent::SetCurrent { .. } | ChatEvent::Other { .. } => Vec::new(),
         }

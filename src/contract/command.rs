@@ -238,7 +238,11 @@ mod tests {
             Command::UserJoined(UserEvent { username: "a".into(), at_ms: Some(1) }),
             Command::MessageLog(MessageLog { username: "a".into(), message: "m".into(), at_ms: None }),
             Command::MarkFailed(MarkFailed { message_id: 2, error: "muted".into(), permanent: true, at_ms: Some(9) }),
-            Command::Request(Request::Enqueue(EnqueueRequest { message: "hi".into(), at_ms: Some(3) })),
+            Command::Request(Request::Enqueue(EnqueueRequest {
+                message: "hi".into(),
+                at_ms: Some(3),
+                request_id: None,
+            })),
             Command::Request(Request::RecentChat(RecentChatGet { limit: 4, at_ms: None })),
         ];
         for command in commands {

@@ -123,6 +123,11 @@ pub struct EnqueueRequest {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_ms: Option<i64>,
+    /// Makes a retried enqueue idempotent: a second request with the same
+    /// id answers the first one's row instead of adding another. Sent by a
+    /// JetStream bot, which retries enqueues a lost reply left in doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// `rosey.db.messages.outbound.enqueue` reply: `{"id": n}` or `{"error": "..."}`.

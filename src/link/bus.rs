@@ -39,6 +39,9 @@ pub struct BusLink<T: Transport> {
     unconfirmed: Cell<u64>,
     /// With JetStream delivery: events and marks go into the stream, with ids and acks.
     stream: Option<StreamOutbox>,
+    /// With JetStream delivery: enqueues whose reply did not come, retried
+    /// (with their request ids, so at most once) before the next read.
+    retried_enqueues: RefCell<VecDeque<Command>>,
 }
 
 /// What a [`BusLink`] does with commands while no db-service listens.
@@ -79,6 +82,7 @@ impl<T: Transport> BusLink<T> {
             outbox: RefCell::new(HeldCommands::default()),
             unconfirmed: Cell::new(0),
             stream: None,
+            retried_enqueues: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -201,6 +205,38 @@ impl<T: Transport> BusLink<T> {
         Ok(Reply::decode(subject, &reply.payload)?)
     }
 
+    /// JetStream: an enqueue whose reply does not come is kept and retried
+    /// with the same request id, so it is neither lost nor added twice;
+    /// later enqueues queue behind it to keep their order.
+    async fn enqueue_at_most_once(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
+        if !self.retried_enqueues.borrow().is_empty() {
+            self.retried_enqueues.borrow_mut().push_back(command);
+            return Ok(deferred());
+        }
+        match self.request_now(&command, timeout).await {
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, "[NATS] enqueue unanswered; retrying it before the next poll");
+                self.retried_enqueues.borrow_mut().push_back(command);
+                Ok(deferred())
+            }
+            other => other,
+        }
+    }
+
+    /// Retries the kept enqueues in order; stops at the first that fails again.
+    async fn retry_enqueues(&self, timeout: Duration) {
+        loop {
+            let Some(next) = self.retried_enqueues.borrow_mut().pop_front() else { return };
+            if let Err(error) = self.request_now(&next, timeout).await {
+                if error.is_transient() {
+                    self.retried_enqueues.borrow_mut().push_front(next);
+                    return;
+                }
+                tracing::warn!(%error, "[NATS] a retried enqueue was refused");
+            }
+        }
+    }
+
     fn holds(&self) -> bool {
         self.policy == Outbox::Hold
     }
@@ -220,13 +256,20 @@ impl<T: Transport> DbLink for BusLink<T> {
 
     async fn request(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
         if let Some(stream) = &self.stream {
-            // A read must not overtake the marks and chat sent before it:
-            // they are in the stream (acked) before the read leaves, and
-            // the service answers only once it has applied them.
-            if !matches!(command, Command::Request(Request::Enqueue(_))) {
-                stream.settle_all(&self.transport, timeout).await?;
-            }
-            return self.request_now(&command, timeout).await;
+            return match command {
+                Command::Request(Request::Enqueue(mut enqueue)) => {
+                    enqueue.request_id.get_or_insert_with(|| stream.next_request_id());
+                    self.enqueue_at_most_once(Command::Request(Request::Enqueue(enqueue)), timeout).await
+                }
+                read => {
+                    self.retry_enqueues(timeout).await;
+                    // A read must not overtake the marks and chat sent before
+                    // it: they are in the stream (acked) before the read
+                    // leaves, and the service answers only once it has applied them.
+                    stream.settle_all(&self.transport, timeout).await?;
+                    self.request_now(&read, timeout).await
+                }
+            };
         }
         let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
         if self.holds() && is_enqueue && self.outbox.borrow().holding {

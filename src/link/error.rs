@@ -52,6 +52,17 @@ impl LinkError {
     pub fn is_timed_out(&self) -> bool {
         matches!(self, LinkError::Transport(TransportError::TimedOut))
     }
+
+    /// A failure a later attempt may not have: no reply, nobody listening,
+    /// or the connection down.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            LinkError::Transport(
+                TransportError::TimedOut | TransportError::NoResponders | TransportError::Disconnected(_)
+            )
+        )
+    }
 }
 
 impl fmt::Display for LinkError {

@@ -100,6 +100,13 @@ impl StreamOutbox {
         }
     }
 
+    /// A fresh id for a request that must be applied at most once.
+    pub(super) fn next_request_id(&self) -> String {
+        let seq = self.next_seq.get() + 1;
+        self.next_seq.set(seq);
+        format!("{}-{seq}", self.instance)
+    }
+
     pub(super) fn stats(&self) -> StreamStats {
         StreamStats { unacked: self.window.borrow().len(), ..self.stats.get() }
     }

@@ -65,7 +65,10 @@ fn answer(store: &mut Store, request: &Request, now: UnixSeconds) -> Result<Repl
             if message.is_empty() {
                 Reply::Enqueued(EnqueueReply { id: None, error: Some("message is empty".into()) })
             } else {
-                let id = store.enqueue_outbound_message(message, now)?;
+                let id = match &enqueue.request_id {
+                    Some(request_id) => store.enqueue_outbound_message_once(request_id, message, now)?,
+                    None => store.enqueue_outbound_message(message, now)?,
+                };
                 Reply::Enqueued(EnqueueReply { id: Some(id), error: None })
             }
         }

@@ -12,6 +12,15 @@ use super::{Store, UnixSeconds};
 
 const ENQUEUE: &str = "INSERT INTO outbound_messages (timestamp, message, sent) VALUES (?1, ?2, 0)";
 
+const CREATE_ENQUEUE_REQUESTS: &str = "CREATE TABLE IF NOT EXISTS enqueue_requests (
+    request_id TEXT PRIMARY KEY,
+    outbound_id INTEGER NOT NULL
+)";
+
+const KNOWN_REQUEST: &str = "SELECT outbound_id FROM enqueue_requests WHERE request_id = ?1";
+
+const RECORD_REQUEST: &str = "INSERT INTO enqueue_requests (request_id, outbound_id) VALUES (?1, ?2)";
+
 /// Candidates in queue order; the backoff is checked in Rust (see [`backoff_over`]).
 const CANDIDATES: &str = "
 SELECT id, timestamp, message, retry_count, last_error FROM outbound_messages
@@ -75,6 +84,34 @@ impl Store {
         self.write(|conn| {
             conn.prepare_cached(ENQUEUE)?.execute((now, message))?;
             Ok(conn.last_insert_rowid())
+        })
+    }
+
+    /// [`Store::enqueue_outbound_message`], at most once per `request_id`: a
+    /// retry of a request whose reply was lost gets the first one's id back.
+    /// The ids live in an additive table (`enqueue_requests`) that v0.5.0
+    /// never reads, written in the enqueue's own transaction.
+    pub fn enqueue_outbound_message_once(
+        &mut self,
+        request_id: &str,
+        message: &str,
+        now: UnixSeconds,
+    ) -> Result<i64, StoreError> {
+        if message.is_empty() {
+            return Err(self.here(StoreError::new(StoreErrorKind::EmptyMessage)));
+        }
+        self.write(|conn| {
+            conn.execute_batch(CREATE_ENQUEUE_REQUESTS)?;
+            let known = conn.prepare_cached(KNOWN_REQUEST)?.query_row([request_id], |row| row.get::<_, i64>(0));
+            match known {
+                Ok(id) => return Ok(id),
+                Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                Err(err) => return Err(err.into()),
+            }
+            conn.prepare_cached(ENQUEUE)?.execute((now, message))?;
+            let id = conn.last_insert_rowid();
+            conn.prepare_cached(RECORD_REQUEST)?.execute(rusqlite::params![request_id, id])?;
+            Ok(id)
         })
     }
 
@@ -154,6 +191,18 @@ mod tests {
     fn ids(store: &Store, max_retries: i64, now: i64) -> Result<Vec<i64>, StoreError> {
         let msgs = store.get_unsent_outbound_messages(50, max_retries, now)?;
         Ok(msgs.into_iter().map(|m| m.id).collect())
+    }
+
+    #[test]
+    fn a_retried_enqueue_with_the_same_request_id_adds_one_row() -> TestResult {
+        let mut store = Store::open_in_memory(0)?;
+        let first = store.enqueue_outbound_message_once("bot-1-e1", "hello", 10)?;
+        let again = store.enqueue_outbound_message_once("bot-1-e1", "hello", 12)?;
+        let other = store.enqueue_outbound_message_once("bot-1-e2", "hello", 12)?;
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+        assert_eq!(ids(&store, 3, 20)?, vec![first, other]);
+        Ok(())
     }
 
     fn fail(store: &mut Store, id: i64, times: usize) -> Result<(), StoreError> {
