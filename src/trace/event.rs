@@ -47,8 +47,6 @@ pub enum TraceEvent {
     StoreError { subject: Subject, error: String },
     /// A db-service skipped a JetStream redelivery it had already applied.
     Redelivered { subject: String, seq: u64 },
-    /// The bot published its unacknowledged JetStream commands again (`from`: the first one's id).
-    Republish { from: String, count: usize, reason: String },
     /// The replay ended; `listed` users get their `user.left`.
     Shutdown { listed: usize },
     /// The simulated db-services drained after the replay (or did not).
@@ -73,7 +71,6 @@ impl TraceEvent {
             TraceEvent::Malformed { .. } => "malformed",
             TraceEvent::StoreError { .. } => "store_error",
             TraceEvent::Redelivered { .. } => "redelivered",
-            TraceEvent::Republish { .. } => "republish",
             TraceEvent::Shutdown { .. } => "shutdown",
             TraceEvent::Settled { .. } => "settled",
         }
