@@ -45,8 +45,10 @@
 //! `Nats-Msg-Id`, with or without a reply, which then gets the PubAck);
 //! the duplicate window; limits dropping the oldest; pull requests on
 //! `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` (`batch`, `expires`,
-//! `no_wait`) served redeliveries first, never past `max_ack_pending`, and
-//! ended by a 408 status when they expire; deliveries whose reply is the
+//! `no_wait`) served redeliveries first, never past `max_ack_pending`,
+//! ended by a 408 status when they expire, and dropped when their inbox
+//! loses its subscriber (nats-server skips a request nobody listens for);
+//! deliveries whose reply is the
 //! 9-token `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`;
 //! acks (`+ACK` or empty, also `-NAK`, `+WPI`, `+TERM`), the ack floor, and
 //! redelivery after `ack_wait`. Without a store, `$JS.API.>` finds no

@@ -200,6 +200,17 @@ impl JetStream {
         self.pulls.retain(|_, queue| !queue.is_empty());
     }
 
+    /// Drops waiting pulls whose inbox nobody subscribes to any more (their
+    /// consumer was dropped): nats-server 2.9 skips such a request when it
+    /// has a message for it, so the message goes to a live pull instead of
+    /// vanishing until its ack_wait, again and again, while the dead pull lasts.
+    pub(crate) fn drop_pulls_without_interest(&mut self, has_interest: impl Fn(&str) -> bool) {
+        for queue in self.pulls.values_mut() {
+            queue.retain(|pull| has_interest(&pull.inbox));
+        }
+        self.pulls.retain(|_, queue| !queue.is_empty());
+    }
+
     /// Expires pulls and ages messages out, serves every waiting pull that
     /// can be served; returns what to send and when to run again.
     pub(crate) fn tick(&mut self, now: Duration) -> (Vec<Outbound>, Option<Duration>) {
@@ -647,6 +658,16 @@ mod tests {
         js.drop_connection(1);
         // The message finds no pull to go to.
         assert_eq!(acks(&publish(&mut js, "s.x", None, "m", S * 3)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_pull_whose_inbox_lost_its_subscriber_gets_nothing() {
+        let mut js = setup();
+        publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("dead"), r#"{"batch":5}"#, S);
+        js.drop_pulls_without_interest(|inbox| inbox != "dead");
+        assert_eq!(acks(&publish(&mut js, "s.x", None, "m", S)), Vec::<String>::new());
+        let out = publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("live"), r#"{"batch":5}"#, S);
+        assert_eq!(out.iter().map(|o| (o.to.as_str(), o.payload.clone())).collect::<Vec<_>>(), [("live", "m".into())]);
     }
 
     #[test]
