@@ -43,7 +43,8 @@
 //! max_age, max_bytes, max_msgs; durable, ack_wait, max_ack_pending) and
 //! its error codes; capture of every matching publish (with or without a
 //! `Nats-Msg-Id`, with or without a reply, which then gets the PubAck);
-//! the duplicate window; limits dropping the oldest; pull requests on
+//! the duplicate window; limits dropping the oldest (at once when an
+//! update lowers them); pull requests on
 //! `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` (`batch`, `expires`,
 //! `no_wait`) served redeliveries first, never past `max_ack_pending`,
 //! ended by a 408 status when they expire, and dropped when their inbox

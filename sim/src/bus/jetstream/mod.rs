@@ -301,8 +301,8 @@ impl JetStream {
         let tokens: Vec<&str> = api.split('.').collect();
         let reply = reply?;
         let answer = match tokens.as_slice() {
-            ["STREAM", "CREATE", name] => self.stream_create(name, payload, false),
-            ["STREAM", "UPDATE", name] => self.stream_create(name, payload, true),
+            ["STREAM", "CREATE", name] => self.stream_create(name, payload, false, now),
+            ["STREAM", "UPDATE", name] => self.stream_create(name, payload, true, now),
             ["STREAM", "INFO", name] => self.stream_info(name),
             ["CONSUMER", "CREATE", stream, name] | ["CONSUMER", "DURABLE", "CREATE", stream, name] => {
                 self.consumer_create(stream, name, payload)
@@ -327,7 +327,7 @@ impl JetStream {
         serde_json::from_slice(payload).map_err(|error| self.bad_request(kind, ApiErrorJson::invalid_json(error)))
     }
 
-    fn stream_create(&mut self, name: &str, payload: &Bytes, update: bool) -> Vec<u8> {
+    fn stream_create(&mut self, name: &str, payload: &Bytes, update: bool, now: Duration) -> Vec<u8> {
         let kind = if update { STREAM_UPDATE_RESPONSE } else { STREAM_CREATE_RESPONSE };
         let config: StreamConfigJson = match self.parse(kind, payload) {
             Ok(config) => config,
@@ -363,6 +363,8 @@ impl JetStream {
                 return self.bad_request(kind, refusal);
             }
             existing.config = config;
+            // nats-server applies changed limits at once: the oldest go now.
+            existing.enforce_limits(now);
             return info_body(kind, existing);
         }
         if update {
@@ -668,6 +670,22 @@ mod tests {
         assert_eq!(acks(&publish(&mut js, "s.x", None, "m", S)), Vec::<String>::new());
         let out = publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("live"), r#"{"batch":5}"#, S);
         assert_eq!(out.iter().map(|o| (o.to.as_str(), o.payload.clone())).collect::<Vec<_>>(), [("live", "m".into())]);
+    }
+
+    #[test]
+    fn an_update_that_lowers_a_limit_drops_the_oldest_at_once() {
+        let mut js = setup();
+        for n in 0..3 {
+            publish(&mut js, "s.x", None, &n.to_string(), S);
+        }
+        let limited = r#"{"name":"S","subjects":["s.>"],"storage":"memory","max_msgs":2}"#;
+        let out = publish(&mut js, "$JS.API.STREAM.UPDATE.S", Some("r"), limited, S);
+        let info: serde_json::Value = serde_json::from_slice(&out[0].payload).unwrap();
+        assert_eq!(
+            (info["state"]["first_seq"].as_u64(), info["state"]["messages"].as_u64()),
+            (Some(2), Some(2)),
+            "{info}"
+        );
     }
 
     #[test]
