@@ -107,6 +107,18 @@
 //! - Durable consumer creation: the same durable with another ack_wait or
 //!   max_ack_pending is updated in place; nats-server 2.9 does likewise for
 //!   those fields but refuses changes to others, which the bus never has.
+//! - A crash of the bus host keeps every ack the bus had applied: the store
+//!   is written as it changes, so a crash and a bounce are the same to it.
+//!   nats-server 2.9.10 writes a consumer's acks about 100 ms after they
+//!   arrive, so after a `kill -9` the acks of the last ~100 ms can be lost
+//!   and those messages delivered again (`delivered` 2). The conformance
+//!   suite compares graceful restarts only; `tests/live_jetstream.rs` pins
+//!   the kill -9 case on nats-server, and the db-service's applied sequence
+//!   is what makes such a redelivery harmless.
+//! - `durable_consumer` on a server without JetStream: `SimTransport` says
+//!   `JetStreamUnavailable`, `NatsTransport` an `Other` error ("requested
+//!   JetStream resource does not exist", from async-nats); both fail, and
+//!   the services call `ensure_stream` (unavailable on both) first.
 //! - Acked publishes use one inbox subscription per publish; async-nats
 //!   multiplexes them over one wildcard subscription (same wire behaviour).
 //!
