@@ -1,6 +1,8 @@
 //! The JetStream seam's async-nats implementation against a live
 //! `nats-server -js` (one server and one temporary store directory per
-//! test): what the db-service and the bot rely on, checked on the real thing.
+//! test), where the generic conformance checks (`sim/tests/conformance.rs`,
+//! run against the sim bus and nats-server alike) cannot reach: the config
+//! the server gets, a kill -9 of the server, the binary, `rosey watch`.
 //!
 //! Waits are polls of the server's state or of what arrives, each with a
 //! deadline; the only sleeps let an `ack_wait` elapse where a redelivery (or
@@ -8,23 +10,19 @@
 
 mod support;
 
-use std::future::Future;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rosey::contract::Subject;
 use rosey::delivery::{stream_subjects, JetStreamSettings};
 use rosey::transport::{
-    ConsumerConfig, NatsTransport, StreamConfig, StreamConsumer, StreamMessage, Subscription, Transport,
-    TransportError, ACK_PAYLOAD,
+    ConsumerConfig, NatsTransport, StreamConfig, StreamConsumer, StreamMessage, Transport, ACK_PAYLOAD,
 };
 use rosey_sim::nats_server::NatsServer;
+use rosey_sim::wait::{ack_floor_reaches, eventually, DEADLINE};
 use support::*;
 use tempfile::TempDir;
-
-/// How long any awaited condition may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
 
 /// The redelivery wait the consumer tests use: short, so a test waits little.
 const ACK_WAIT: Duration = Duration::from_secs(1);
@@ -73,47 +71,16 @@ async fn next_within(consumer: &mut impl StreamConsumer, limit: Duration) -> Str
         .expect("the consumer is alive")
 }
 
-/// Polls the consumer's ack floor until it is `floor`, failing past the deadline.
-async fn ack_floor_reaches(consumer: &mut impl StreamConsumer, floor: u64) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let now = consumer.ack_floor().await.expect("the consumer's info");
-        if now == floor {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the ack floor is {now}, not {floor}, after {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Polls `probe` until it returns `Some`, failing with `what` past the deadline.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut probe: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
-async fn ensure_stream_is_idempotent_and_updates_a_limit() {
+async fn ensure_stream_gives_the_server_the_config() {
     let (server, _store) = jetstream_server();
     let transport = connect(&server.url(), "js").await;
-    let config = stream("IDEMPOTENT");
-    let first = transport.ensure_stream(&config).await.expect("the stream is created");
-    assert_eq!((first.messages, first.last_seq), (0, 0));
-    publish_acked(&transport, JOINED, joined("amy"), "m-1").await;
-    let again = transport.ensure_stream(&config).await.expect("the same config is accepted again");
-    assert_eq!((again.messages, again.last_seq), (1, 1), "a second ensure keeps what is stored");
-
+    let config = stream("CONFIG");
+    transport.ensure_stream(&config).await.expect("the stream is created");
     let limited = StreamConfig { max_messages: Some(1_000), ..config.clone() };
-    let updated = transport.ensure_stream(&limited).await.expect("a changed limit is an update");
-    assert_eq!(updated.messages, 1);
+    transport.ensure_stream(&limited).await.expect("a changed limit is an update");
     let info = async_nats::jetstream::new(transport.client().clone())
-        .get_stream("IDEMPOTENT")
+        .get_stream("CONFIG")
         .await
         .expect("the stream exists")
         .cached_info()
@@ -121,134 +88,7 @@ async fn ensure_stream_is_idempotent_and_updates_a_limit() {
     assert_eq!(info.config.max_messages, 1_000, "the server applied the new limit");
     assert_eq!(info.config.subjects, stream_subjects());
     assert_eq!(info.config.duplicate_window, config.duplicate_window);
-}
-
-#[tokio::test]
-async fn acked_publishes_get_increasing_sequences() {
-    let (server, _store) = jetstream_server();
-    let transport = connect(&server.url(), "js").await;
-    transport.ensure_stream(&stream("SEQS")).await.unwrap();
-    let mut pending = Vec::new();
-    for n in 1..=5 {
-        let subject = if n % 2 == 0 { "rosey.db.user.left" } else { JOINED };
-        pending.push(transport.publish_with_ack(subject, joined("amy"), &format!("seq-{n}")).await.unwrap());
-    }
-    let mut seqs = Vec::new();
-    for ack in pending {
-        let ack = ack.await.expect("acked");
-        assert_eq!((ack.stream.as_str(), ack.duplicate), ("SEQS", false));
-        seqs.push(ack.seq);
-    }
-    assert_eq!(seqs, [1, 2, 3, 4, 5], "pipelined publishes are stored in the order sent");
-    let state = transport.stream_state("SEQS").await.unwrap();
-    assert_eq!((state.first_seq, state.last_seq, state.messages), (1, 5, 5));
-}
-
-#[tokio::test]
-async fn a_repeated_message_id_is_acked_as_a_duplicate_and_stored_once() {
-    let (server, _store) = jetstream_server();
-    let transport = connect(&server.url(), "js").await;
-    transport.ensure_stream(&stream("DUPS")).await.unwrap();
-    let first = publish_acked(&transport, JOINED, joined("amy"), "bot-x-1").await;
-    let second = publish_acked(&transport, JOINED, joined("amy"), "bot-x-1").await;
-    assert!(!first.duplicate);
-    assert!(second.duplicate, "the same id within the window is a duplicate");
-    assert_eq!(second.seq, first.seq, "a duplicate's ack names the original's sequence");
-    let state = transport.stream_state("DUPS").await.unwrap();
-    assert_eq!(state.messages, 1, "the duplicate was not stored");
-}
-
-/// A v0.5.0 bot publishes events with plain core publishes: the stream
-/// captures them too, without a message id.
-#[tokio::test]
-async fn a_core_publish_to_a_captured_subject_is_stored() {
-    let (server, _store) = jetstream_server();
-    let transport = connect(&server.url(), "js").await;
-    transport.ensure_stream(&stream("CORE")).await.unwrap();
-    let old_bot = connect(&server.url(), "v0.5.0-bot").await;
-    old_bot.publish(JOINED, joined("amy")).await.unwrap();
-    old_bot
-        .publish(Subject::MessageLog.as_str(), Bytes::from_static(br#"{"username":"amy","message":"hi"}"#))
-        .await
-        .unwrap();
-    old_bot.round_trip().await.unwrap();
-    let state = eventually("both core publishes stored", || async {
-        let state = transport.stream_state("CORE").await.ok()?;
-        (state.messages == 2).then_some(state)
-    })
-    .await;
-    assert_eq!(state.last_seq, 2);
-    let mut consumer = transport.durable_consumer("CORE", &consumer("core-reader")).await.unwrap();
-    let first = next_within(&mut consumer, DEADLINE).await;
-    assert_eq!((first.subject.as_str(), first.payload.clone()), (JOINED, joined("amy")));
-}
-
-/// Requests stay core request/reply: the responder answers, the stream does
-/// not (its PubAck would be the reply), and nothing is stored.
-#[tokio::test]
-async fn request_subjects_are_not_captured() {
-    let (server, _store) = jetstream_server();
-    let transport = connect(&server.url(), "js").await;
-    transport.ensure_stream(&stream("NOREQ")).await.unwrap();
-    // While nobody subscribes, nothing but a stream could answer an acked publish.
-    for subject in Subject::ALL.into_iter().filter(|s| s.is_request()).map(Subject::as_str) {
-        let acked = transport.publish_with_ack(subject, Bytes::from_static(b"{}"), "req").await.unwrap().await;
-        assert_eq!(acked, Err(TransportError::NoResponders), "{subject} must not be captured");
-    }
-    let responder = connect(&server.url(), "responder").await;
-    let mut gets = responder.subscribe(Subject::OutboundGet.as_str(), None).await.unwrap();
-    responder.round_trip().await.unwrap();
-    let answer = async {
-        let request = gets.next().await.expect("the request arrives");
-        responder.publish(&request.reply.expect("a request has a reply subject"), Bytes::from_static(b"[]")).await
-    };
-    let (reply, answered) =
-        tokio::join!(transport.request(Subject::OutboundGet.as_str(), Bytes::from_static(b"{}"), DEADLINE), answer);
-    answered.unwrap();
-    assert_eq!(reply.expect("the responder's reply").payload, Bytes::from_static(b"[]"));
-    assert_eq!(transport.stream_state("NOREQ").await.unwrap().messages, 0);
-}
-
-/// The durable consumer: in order, each with its stream sequence, once;
-/// what is not acked within `ack_wait` comes again with `delivered` = 2;
-/// what is acked does not; the ack floor follows the acks.
-#[tokio::test]
-async fn the_durable_consumer_redelivers_only_what_was_not_acked() {
-    let (server, _store) = jetstream_server();
-    let transport = connect(&server.url(), "js").await;
-    transport.ensure_stream(&stream("REDELIVER")).await.unwrap();
-    for name in ["amy", "bob", "cat"] {
-        publish_acked(&transport, JOINED, joined(name), name).await;
-    }
-    let mut reader = transport.durable_consumer("REDELIVER", &consumer("reader")).await.unwrap();
-    let mut first = Vec::new();
-    for expected in 1..=3 {
-        let message = next_within(&mut reader, DEADLINE).await;
-        assert_eq!((message.stream_seq, message.delivered), (expected, 1), "{message:?}");
-        assert_eq!(message.subject, JOINED, "a delivery carries the subject it was published on");
-        assert!(message.ack_subject.starts_with("$JS.ACK.REDELIVER.reader.1."), "{}", message.ack_subject);
-        first.push(message);
-    }
-    assert_eq!(first[1].payload, joined("bob"));
-    ack(&transport, &first[0]).await;
-    ack(&transport, &first[2]).await;
-    // Only the first is below the floor: the second is still pending.
-    ack_floor_reaches(&mut reader, 1).await;
-
-    // Past ack_wait, the unacked second comes again, and only it.
-    let again = next_within(&mut reader, ACK_WAIT * 3).await;
-    assert_eq!((again.stream_seq, again.delivered, again.payload.clone()), (2, 2, joined("bob")), "{again:?}");
-    assert!(again.ack_subject.starts_with("$JS.ACK.REDELIVER.reader.2.2."), "{}", again.ack_subject);
-    ack(&transport, &again).await;
-    ack_floor_reaches(&mut reader, 3).await;
-    // Wait out two more ack_waits: nothing acked comes back.
-    tokio::time::sleep(ACK_WAIT * 2).await;
-    transport.round_trip().await.unwrap();
-    assert_eq!(reader.try_next(), None, "an acked message was delivered again");
-
-    let next = publish_acked(&transport, JOINED, joined("dan"), "dan").await;
-    let fourth = next_within(&mut reader, DEADLINE).await;
-    assert_eq!((fourth.stream_seq, fourth.delivered), (next.seq, 1));
+    assert_eq!(info.config.max_bytes, i64::try_from(config.max_bytes.unwrap()).unwrap());
 }
 
 /// Five messages stored, a durable consumer that has acknowledged the first
@@ -311,34 +151,6 @@ async fn the_stream_and_the_consumer_survive_a_kill_9_and_resume_at_or_before_th
     // The duplicate window survives too: a republish of an id is still dropped.
     let republished = publish_acked(&transport, JOINED, joined("u5"), "id-5").await;
     assert!(republished.duplicate && republished.seq == 5, "{republished:?}");
-}
-
-/// A graceful stop (SIGTERM) flushes the consumer's acks: after a restart on
-/// the same port and store its ack floor is exactly what was acknowledged,
-/// and delivery resumes right after it.
-#[tokio::test]
-async fn a_graceful_restart_keeps_the_consumers_position_exactly() {
-    let (mut server, _store) = jetstream_server();
-    five_stored_three_acked(&server, "STOPPED").await;
-    server.stop();
-    server.restart();
-
-    let transport = reconnect_after_restart(&server, "STOPPED").await;
-    let mut reader = transport.durable_consumer("STOPPED", &consumer("reader")).await.unwrap();
-    assert_eq!(reader.ack_floor().await.unwrap(), 3, "acks lost in a graceful restart");
-    let next = next_within(&mut reader, DEADLINE).await;
-    assert_eq!((next.stream_seq, next.payload.clone()), (4, joined("u4")), "{next:?}");
-}
-
-#[tokio::test]
-async fn without_jetstream_ensure_stream_says_to_start_nats_server_js() {
-    let server = NatsServer::start();
-    let transport = connect(&server.url(), "core-only").await;
-    let error = transport.ensure_stream(&stream("NONE")).await.expect_err("a core server has no JetStream");
-    assert_eq!(error, TransportError::JetStreamUnavailable);
-    let line = error.to_string();
-    assert!(!line.contains('\n') && line.contains("nats-server -js"), "{line}");
-    assert_eq!(transport.stream_state("NONE").await, Err(TransportError::JetStreamUnavailable));
 }
 
 /// The binary's two JetStream sides against a server without it: each

@@ -15,6 +15,7 @@
 //! - [`run`]: one run of a scenario, from fixture to verdicts.
 //! - [`sweep`]: many seeds on every core, and the report of a run.
 //! - [`nats_server`]: a nats-server child process for live tests and benches.
+//! - [`wait`]: waiting for a condition against a deadline, in tests.
 
 pub mod bus;
 pub mod chathost;
@@ -30,6 +31,7 @@ pub mod run;
 pub mod scenario;
 pub mod standin;
 pub mod sweep;
+pub mod wait;
 pub mod world;
 
 pub use error::SimError;

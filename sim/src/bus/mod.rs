@@ -43,10 +43,13 @@
 //! max_age, max_bytes, max_msgs; durable, ack_wait, max_ack_pending) and
 //! its error codes; capture of every matching publish (with or without a
 //! `Nats-Msg-Id`, with or without a reply, which then gets the PubAck);
-//! the duplicate window; limits dropping the oldest; pull requests on
+//! the duplicate window; limits dropping the oldest (at once when an
+//! update lowers them); pull requests on
 //! `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` (`batch`, `expires`,
-//! `no_wait`) served redeliveries first, never past `max_ack_pending`, and
-//! ended by a 408 status when they expire; deliveries whose reply is the
+//! `no_wait`) served redeliveries first, never past `max_ack_pending`,
+//! ended by a 408 status when they expire, and dropped when their inbox
+//! loses its subscriber (nats-server skips a request nobody listens for);
+//! deliveries whose reply is the
 //! 9-token `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`;
 //! acks (`+ACK` or empty, also `-NAK`, `+WPI`, `+TERM`), the ack floor, and
 //! redelivery after `ack_wait`. Without a store, `$JS.API.>` finds no
@@ -104,6 +107,18 @@
 //! - Durable consumer creation: the same durable with another ack_wait or
 //!   max_ack_pending is updated in place; nats-server 2.9 does likewise for
 //!   those fields but refuses changes to others, which the bus never has.
+//! - A crash of the bus host keeps every ack the bus had applied: the store
+//!   is written as it changes, so a crash and a bounce are the same to it.
+//!   nats-server 2.9.10 writes a consumer's acks about 100 ms after they
+//!   arrive, so after a `kill -9` the acks of the last ~100 ms can be lost
+//!   and those messages delivered again (`delivered` 2). The conformance
+//!   suite compares graceful restarts only; `tests/live_jetstream.rs` pins
+//!   the kill -9 case on nats-server, and the db-service's applied sequence
+//!   is what makes such a redelivery harmless.
+//! - `durable_consumer` on a server without JetStream: `SimTransport` says
+//!   `JetStreamUnavailable`, `NatsTransport` an `Other` error ("requested
+//!   JetStream resource does not exist", from async-nats); both fail, and
+//!   the services call `ensure_stream` (unavailable on both) first.
 //! - Acked publishes use one inbox subscription per publish; async-nats
 //!   multiplexes them over one wildcard subscription (same wire behaviour).
 //!

@@ -131,6 +131,11 @@ impl Router {
 
     pub(crate) fn unsubscribe(&mut self, id: u64, sid: u64) {
         self.subscriptions.shift_remove(&(id, sid));
+        if let Some(jetstream) = &mut self.jetstream {
+            let subscriptions = &self.subscriptions;
+            jetstream
+                .drop_pulls_without_interest(|inbox| subscriptions.values().any(|sub| matches(&sub.subject, inbox)));
+        }
     }
 
     /// Routes one message from connection `from`: a copy to every plain

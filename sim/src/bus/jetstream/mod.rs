@@ -200,6 +200,17 @@ impl JetStream {
         self.pulls.retain(|_, queue| !queue.is_empty());
     }
 
+    /// Drops waiting pulls whose inbox nobody subscribes to any more (their
+    /// consumer was dropped): nats-server 2.9 skips such a request when it
+    /// has a message for it, so the message goes to a live pull instead of
+    /// vanishing until its ack_wait, again and again, while the dead pull lasts.
+    pub(crate) fn drop_pulls_without_interest(&mut self, has_interest: impl Fn(&str) -> bool) {
+        for queue in self.pulls.values_mut() {
+            queue.retain(|pull| has_interest(&pull.inbox));
+        }
+        self.pulls.retain(|_, queue| !queue.is_empty());
+    }
+
     /// Expires pulls and ages messages out, serves every waiting pull that
     /// can be served; returns what to send and when to run again.
     pub(crate) fn tick(&mut self, now: Duration) -> (Vec<Outbound>, Option<Duration>) {
@@ -290,8 +301,8 @@ impl JetStream {
         let tokens: Vec<&str> = api.split('.').collect();
         let reply = reply?;
         let answer = match tokens.as_slice() {
-            ["STREAM", "CREATE", name] => self.stream_create(name, payload, false),
-            ["STREAM", "UPDATE", name] => self.stream_create(name, payload, true),
+            ["STREAM", "CREATE", name] => self.stream_create(name, payload, false, now),
+            ["STREAM", "UPDATE", name] => self.stream_create(name, payload, true, now),
             ["STREAM", "INFO", name] => self.stream_info(name),
             ["CONSUMER", "CREATE", stream, name] | ["CONSUMER", "DURABLE", "CREATE", stream, name] => {
                 self.consumer_create(stream, name, payload)
@@ -316,7 +327,7 @@ impl JetStream {
         serde_json::from_slice(payload).map_err(|error| self.bad_request(kind, ApiErrorJson::invalid_json(error)))
     }
 
-    fn stream_create(&mut self, name: &str, payload: &Bytes, update: bool) -> Vec<u8> {
+    fn stream_create(&mut self, name: &str, payload: &Bytes, update: bool, now: Duration) -> Vec<u8> {
         let kind = if update { STREAM_UPDATE_RESPONSE } else { STREAM_CREATE_RESPONSE };
         let config: StreamConfigJson = match self.parse(kind, payload) {
             Ok(config) => config,
@@ -352,6 +363,8 @@ impl JetStream {
                 return self.bad_request(kind, refusal);
             }
             existing.config = config;
+            // nats-server applies changed limits at once: the oldest go now.
+            existing.enforce_limits(now);
             return info_body(kind, existing);
         }
         if update {
@@ -647,6 +660,32 @@ mod tests {
         js.drop_connection(1);
         // The message finds no pull to go to.
         assert_eq!(acks(&publish(&mut js, "s.x", None, "m", S * 3)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_pull_whose_inbox_lost_its_subscriber_gets_nothing() {
+        let mut js = setup();
+        publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("dead"), r#"{"batch":5}"#, S);
+        js.drop_pulls_without_interest(|inbox| inbox != "dead");
+        assert_eq!(acks(&publish(&mut js, "s.x", None, "m", S)), Vec::<String>::new());
+        let out = publish(&mut js, "$JS.API.CONSUMER.MSG.NEXT.S.C", Some("live"), r#"{"batch":5}"#, S);
+        assert_eq!(out.iter().map(|o| (o.to.as_str(), o.payload.clone())).collect::<Vec<_>>(), [("live", "m".into())]);
+    }
+
+    #[test]
+    fn an_update_that_lowers_a_limit_drops_the_oldest_at_once() {
+        let mut js = setup();
+        for n in 0..3 {
+            publish(&mut js, "s.x", None, &n.to_string(), S);
+        }
+        let limited = r#"{"name":"S","subjects":["s.>"],"storage":"memory","max_msgs":2}"#;
+        let out = publish(&mut js, "$JS.API.STREAM.UPDATE.S", Some("r"), limited, S);
+        let info: serde_json::Value = serde_json::from_slice(&out[0].payload).unwrap();
+        assert_eq!(
+            (info["state"]["first_seq"].as_u64(), info["state"]["messages"].as_u64()),
+            (Some(2), Some(2)),
+            "{info}"
+        );
     }
 
     #[test]
