@@ -509,7 +509,7 @@ async fn js_unavailable_without_jetstream<B: Bus>(bus: &mut B) {
     assert!(!line.contains('\n') && line.contains("nats-server -js"), "{line}");
     assert_eq!(client.stream_state("EVENTS").await, Err(TransportError::JetStreamUnavailable));
     let consumer = client.durable_consumer("EVENTS", &durable()).await;
-    assert!(consumer.is_err(), "a consumer without JetStream");
+    assert!(matches!(consumer, Err(TransportError::JetStreamUnavailable)), "a consumer without JetStream");
 }
 
 // ---------------------------------------------------------------- the checks: JetStream

@@ -256,7 +256,7 @@ impl Transport for NatsTransport {
         let consumer = stream
             .get_or_create_consumer(&config.durable_name, pull)
             .await
-            .map_err(|e| TransportError::Other(format!("cannot create the consumer {}: {e}", config.durable_name)))?;
+            .map_err(|e| consumer_error(&e, &config.durable_name))?;
         let messages = consumer
             .messages()
             .await
@@ -304,6 +304,23 @@ fn no_responders(error: &(dyn std::error::Error + 'static)) -> bool {
     std::error::Error::source(error)
         .and_then(|source| source.downcast_ref::<jetstream::context::RequestError>())
         .is_some_and(|source| source.kind() == jetstream::context::RequestErrorKind::NoResponders)
+}
+
+/// A consumer request nobody answered means the server has no JetStream
+/// (async-nats reports it as a request error whose source says "no responders").
+fn consumer_error(error: &jetstream::stream::ConsumerError, durable: &str) -> TransportError {
+    use jetstream::stream::ConsumerErrorKind;
+    let no_responders = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<jetstream::context::RequestError>())
+        .is_some_and(|request| request.kind() == jetstream::context::RequestErrorKind::NoResponders);
+    match error.kind() {
+        ConsumerErrorKind::Request if no_responders => TransportError::JetStreamUnavailable,
+        ConsumerErrorKind::TimedOut => TransportError::TimedOut,
+        ConsumerErrorKind::JetStream(api) => {
+            TransportError::JetStream { code: api.code() as u16, description: api.to_string() }
+        }
+        _ => TransportError::Other(format!("cannot create the consumer {durable}: {error}")),
+    }
 }
 
 fn publish_error(error: &jetstream::context::PublishError, size: usize) -> TransportError {

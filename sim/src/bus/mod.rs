@@ -115,10 +115,6 @@
 //!   suite compares graceful restarts only; `tests/live_jetstream.rs` pins
 //!   the kill -9 case on nats-server, and the db-service's applied sequence
 //!   is what makes such a redelivery harmless.
-//! - `durable_consumer` on a server without JetStream: `SimTransport` says
-//!   `JetStreamUnavailable`, `NatsTransport` an `Other` error ("requested
-//!   JetStream resource does not exist", from async-nats); both fail, and
-//!   the services call `ensure_stream` (unavailable on both) first.
 //! - Acked publishes use one inbox subscription per publish; async-nats
 //!   multiplexes them over one wildcard subscription (same wire behaviour).
 //!
