@@ -76,6 +76,7 @@ async fn batch<L: DbLink>(feed: &mut Feed, link: &L, lines: u64, confirm: Confir
             }
         }
         Confirm::Read => {
+            link.before_read(CONFIRM_TIMEOUT).await.expect("the stream acknowledges the batch");
             let read = Command::Request(Request::RecentChat(RecentChatGet { limit: 1, at_ms: None }));
             match link.request(read, CONFIRM_TIMEOUT).await {
                 Ok(Reply::RecentChat(_)) => {}

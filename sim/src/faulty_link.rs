@@ -136,6 +136,10 @@ impl<L: DbLink> DbLink for FaultyLink<L> {
         tokio::time::sleep_until(sent_at + timeout).await;
         Err(TransportError::TimedOut.into())
     }
+
+    async fn before_read(&self, timeout: Duration) -> Result<(), LinkError> {
+        self.inner.before_read(timeout).await
+    }
 }
 
 /// A [`Transport`] that loses acknowledged publishes matching an active

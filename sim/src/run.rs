@@ -144,6 +144,7 @@ impl Prepared {
                     faults: &faults,
                     protocol,
                     delivery,
+                    ack_window: self.scenario.ack_window,
                     db_services: self.scenario.db_services,
                     seed,
                     tick_ms: self.scenario.tick_ms,

@@ -13,6 +13,7 @@
 //! expect_violation = "said_once"      # omit: every invariant must hold
 //! chat = "standin"                    # standin | cytube (a fake CyTube host, bus mode)
 //! delivery = "core"                   # core | jetstream (bus mode)
+//! ack_window = 1024                   # jetstream: the bot's most unacknowledged publishes
 //!
 //! [[faults]]
 //! kind = "drop"                       # see Fault for every kind and its keys
@@ -79,6 +80,9 @@ pub struct Scenario {
     /// How commands travel in bus mode: core NATS, or a JetStream stream.
     #[serde(default)]
     pub delivery: Delivery,
+    /// JetStream: the bot's most unacknowledged publishes.
+    #[serde(default = "default_ack_window")]
+    pub ack_window: usize,
     /// Set by [`Scenario::load`]: the file it came from.
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -102,6 +106,9 @@ fn default_mode() -> Mode {
 }
 fn default_services() -> usize {
     1
+}
+fn default_ack_window() -> usize {
+    rosey::delivery::DEFAULT_ACK_WINDOW
 }
 fn default_tick_ms() -> u64 {
     10
@@ -137,6 +144,7 @@ impl Scenario {
             tick_ms: default_tick_ms(),
             chat: ChatMode::Standin,
             delivery: Delivery::Core,
+            ack_window: default_ack_window(),
             path: None,
         }
     }
@@ -160,6 +168,9 @@ impl Scenario {
     fn validate(&self) -> std::result::Result<(), String> {
         if self.db_services == 0 || self.db_services > 4 {
             return Err(format!("db_services must be 1 to 4, got {}", self.db_services));
+        }
+        if self.ack_window == 0 {
+            return Err("ack_window must be at least 1".into());
         }
         if self.tick_ms == 0 || self.tick_ms > 100 {
             return Err(format!("tick_ms must be 1 to 100, got {}", self.tick_ms));

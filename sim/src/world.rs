@@ -26,7 +26,7 @@ use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimelin
 use rosey::clock::unix_seconds;
 use rosey::contract::{Command, RecentChatGet, Request};
 use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig};
-use rosey::delivery::{Delivery, DEFAULT_ACK_WINDOW};
+use rosey::delivery::Delivery;
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, DbLink, OutboxStats};
 use rosey::live::LiveChannel;
@@ -57,6 +57,8 @@ pub struct BusRun<'a> {
     pub faults: &'a [Fault],
     pub protocol: Protocol,
     pub delivery: Delivery,
+    /// JetStream: the bot's most unacknowledged publishes.
+    pub ack_window: usize,
     pub db_services: usize,
     pub seed: u64,
     pub tick_ms: u64,
@@ -289,6 +291,7 @@ fn bot_host(
     let faults = run.faults.to_vec();
     let (protocol, delivery, services, seed, trace) =
         (run.protocol, run.delivery, run.db_services, run.seed, run.trace.clone());
+    let ack_window = run.ack_window;
     async move {
         // Virtual 0 is the simulation's start, so fault windows and replay
         // times agree: the timeline starts before the wait for the services.
@@ -309,7 +312,7 @@ fn bot_host(
             Delivery::Jetstream => {
                 let faulty = FaultyTransport::new(transport.clone(), drops(DropScope::Stream));
                 // One bot per run: its instance id only has to be unique in the stream.
-                let link = BusLink::jetstream(faulty.clone(), format!("bot-{seed:x}"), DEFAULT_ACK_WINDOW);
+                let link = BusLink::jetstream(faulty.clone(), format!("bot-{seed:x}"), ack_window);
                 let link = FaultyLink::new(link, drops(DropScope::Requests));
                 bot.play(&link, &shared, Some(&faulty)).await
             }

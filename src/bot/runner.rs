@@ -178,7 +178,13 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                     }
                     let request = self.bot.outbound.request(at_ms);
                     self.trace_command(tick, &request);
-                    in_flight = Some(Box::pin(link.request(request, self.config.request_timeout)));
+                    match link.before_read(self.config.request_timeout).await {
+                        Ok(()) => in_flight = Some(Box::pin(link.request(request, self.config.request_timeout))),
+                        Err(error) => {
+                            let now = self.timeline.now();
+                            self.poll_failed(now, &error);
+                        }
+                    }
                 }
             } else if tick == next_status {
                 next_status += STATUS_PERIOD_MS;

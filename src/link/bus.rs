@@ -262,11 +262,10 @@ impl<T: Transport> DbLink for BusLink<T> {
                     self.enqueue_at_most_once(Command::Request(Request::Enqueue(enqueue)), timeout).await
                 }
                 read => {
+                    // Callers have waited in `before_read` for the acks of
+                    // what precedes the read; the service answers it once it
+                    // has applied them.
                     self.retry_enqueues(timeout).await;
-                    // A read must not overtake the marks and chat sent before
-                    // it: they are in the stream (acked) before the read
-                    // leaves, and the service answers only once it has applied them.
-                    stream.settle_all(&self.transport, timeout).await?;
                     self.request_now(&read, timeout).await
                 }
             };
@@ -297,6 +296,15 @@ impl<T: Transport> DbLink for BusLink<T> {
                 Ok(reply)
             }
             other => other,
+        }
+    }
+
+    /// JetStream: a read must not overtake the marks and chat sent before
+    /// it, so they are acknowledged (in the stream) before it leaves.
+    async fn before_read(&self, timeout: Duration) -> Result<(), LinkError> {
+        match &self.stream {
+            Some(stream) => stream.settle_all(&self.transport, timeout).await,
+            None => Ok(()),
         }
     }
 }

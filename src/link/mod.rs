@@ -34,4 +34,14 @@ pub trait DbLink {
 
     /// Sends a request and waits for its reply at most `timeout` (bus links).
     fn request(&self, command: Command, timeout: Duration) -> impl Future<Output = Result<Reply, LinkError>>;
+
+    /// Waits, at most `timeout`, until a read sent now will see every command
+    /// sent before it (JetStream: until they are acknowledged). The runner
+    /// calls it itself before a poll, not inside the poll it keeps in flight
+    /// while events go on: a send that waits for room in the ack window must
+    /// never wait for a future nobody polls. Nothing to wait for by default.
+    fn before_read(&self, timeout: Duration) -> impl Future<Output = Result<(), LinkError>> {
+        let _ = timeout;
+        async { Ok(()) }
+    }
 }

@@ -17,7 +17,6 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 use super::LinkError;
 use crate::contract::Command;
@@ -62,9 +61,6 @@ pub(super) struct StreamOutbox {
     next_seq: Cell<u64>,
     window: RefCell<VecDeque<Unacked>>,
     stats: Cell<StreamStats>,
-    /// Only one task settles the window at a time; the others wait for it.
-    settling: Cell<bool>,
-    settled: Notify,
 }
 
 /// How far [`StreamOutbox::settle`] goes.
@@ -77,16 +73,6 @@ enum Until {
     Through(u64),
 }
 
-/// Clears the settling flag even when a settle is cancelled by a timeout.
-struct SettlingGuard<'a>(&'a StreamOutbox);
-
-impl Drop for SettlingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.settling.set(false);
-        self.0.settled.notify_waiters();
-    }
-}
-
 impl StreamOutbox {
     pub(super) fn new(instance: String, capacity: usize) -> StreamOutbox {
         StreamOutbox {
@@ -95,8 +81,6 @@ impl StreamOutbox {
             next_seq: Cell::new(0),
             window: RefCell::new(VecDeque::new()),
             stats: Cell::new(StreamStats::default()),
-            settling: Cell::new(false),
-            settled: Notify::new(),
         }
     }
 
@@ -164,15 +148,13 @@ impl StreamOutbox {
         }
     }
 
+    /// Awaits acks from the front and republishes what needs it until
+    /// `until` holds. One caller at a time: the bot's runner, from its sends
+    /// and before a poll. A second settler awaiting a future the first one
+    /// holds would wait on whoever polls the first, and the runner's
+    /// in-flight poll is polled by the very loop that would be waiting.
+    /// Cancelled (a timeout), it leaves the ack it held to a republish.
     async fn settle<T: Transport>(&self, transport: &T, until: Until) -> Result<(), LinkError> {
-        while self.settling.get() {
-            self.settled.notified().await;
-            if self.done(until) {
-                return Ok(());
-            }
-        }
-        self.settling.set(true);
-        let _guard = SettlingGuard(self);
         while !self.done(until) {
             let front = self.window.borrow_mut().front_mut().and_then(|entry| entry.ack.take());
             match front {
