@@ -255,3 +255,81 @@ fn watch_shows_stored_messages_with_their_ids_and_the_acks() {
     find("the redelivery's ack", &["$JS.ACK.ROSEY_DB.rosey-db ", "seq=2 delivered=2 +ACK"]);
     assert_eq!(lines.iter().filter(|line| line.starts_with(JOINED)).count(), 2, "a stored message shown twice");
 }
+
+/// The evening through the bot's JetStream link (ids, acks) or through a
+/// v0.5.0-style core link (plain publishes, which the stream captures), into
+/// a JetStream db-service: both write the direct replay's database.
+async fn evening_into_a_jetstream_service(jetstream_bot: bool) {
+    use rosey::bot::{Bot, InstantTimeline, Protocol, Runner, RunnerConfig};
+    use rosey::chat::RecordingChat;
+    use rosey::contract::{Command, RecentChatGet, Request};
+    use rosey::delivery::{Delivery, DEFAULT_ACK_WINDOW};
+    use rosey::link::{BusLink, DbLink, Outbox};
+    use rosey::service::ServiceConfig;
+    use rosey::store::Store;
+    use rosey::trace::Trace;
+
+    let (server, _store_dir) = jetstream_server();
+    let fixture = load_fixture("evening.jsonl");
+    let start = fixture.header.start_unix_ms / 1000;
+    let config = ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() };
+    let svc = service(&server.url(), Store::open_in_memory(start).unwrap(), config).await;
+    let transport = connect(&server.url(), "bot").await;
+    let link = if jetstream_bot {
+        BusLink::jetstream(transport, "bot-test".into(), DEFAULT_ACK_WINDOW)
+    } else {
+        BusLink::new(transport, Outbox::None)
+    };
+    let body = async {
+        svc.ready.await.unwrap();
+        let bot =
+            Bot::new(&fixture.header.channel, &fixture.header.bot, fixture.header.start_unix_ms, Protocol::Hardened);
+        let runner = Runner::new(
+            bot,
+            &link,
+            RecordingChat::default(),
+            InstantTimeline::default(),
+            Trace::new(false),
+            RunnerConfig::default(),
+        );
+        let (report, _chat, _) = runner.replay(&fixture).await;
+        // A read after the last event: answered once the service has applied
+        // the stream up to what it held when the read arrived.
+        link.settle(DEADLINE).await.unwrap();
+        link.transport().round_trip().await.unwrap();
+        let read = Command::Request(Request::RecentChat(RecentChatGet { limit: 1, at_ms: None }));
+        link.before_read(DEADLINE).await.unwrap();
+        link.request(read, DEADLINE).await.unwrap();
+        svc.stop.send(()).unwrap();
+        report
+    };
+    let ((service_report, store), report) = tokio::join!(svc.run, body);
+    assert!(report.link_failures.is_empty(), "{:?}", report.link_failures);
+    assert_eq!(service_report.malformed.len(), 0);
+    // One stream message per event and mark sent, and no more.
+    let streamed: u64 = report
+        .sent_by_subject
+        .iter()
+        .filter(|(subject, _)| Subject::parse(subject).is_some_and(|s| !s.is_request()))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(service_report.applied_seq, streamed, "{service_report:?}");
+    if jetstream_bot {
+        let stats = report.jetstream.or(link.stream_stats()).unwrap();
+        assert_eq!((stats.unacked, stats.duplicates), (0, 0), "{stats:?}");
+    }
+    let got = store.dump().unwrap();
+    assert_eq!(got.without_time_columns(), direct_dump(&fixture).without_time_columns());
+}
+
+#[tokio::test]
+async fn the_evening_through_the_jetstream_bot_equals_direct_mode() {
+    evening_into_a_jetstream_service(true).await;
+}
+
+/// Contract: a v0.5.0 bot knows nothing of JetStream; its plain publishes
+/// land in the stream and the JetStream db-service applies them all.
+#[tokio::test]
+async fn a_v05_bots_plain_publishes_are_captured_and_applied() {
+    evening_into_a_jetstream_service(false).await;
+}

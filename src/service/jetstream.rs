@@ -179,6 +179,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         self.catch_up_with_database(stream, progress);
         let before = progress.applied;
         let mut acks = Vec::with_capacity(deliveries.len());
+        let mut hole_checked = false;
         for message in deliveries {
             if !self.store.in_batch() {
                 break;
@@ -189,8 +190,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 acks.push(message.ack_subject);
                 continue;
             }
+            // The server is asked about a hole once per batch: what is past
+            // it now is past it for the rest of the batch too.
             if message.stream_seq > progress.expected()
-                && !self.hole_is_gone(message.stream_seq, consumer, stream, progress).await
+                && (hole_checked || {
+                    hole_checked = true;
+                    !self.hole_is_gone(message.stream_seq, consumer, stream, progress).await
+                })
             {
                 // Left unacked: it comes back after the ack wait, behind the hole.
                 self.report.gaps += 1;
