@@ -29,6 +29,13 @@ pub fn render(report: &ReplayReport, said: &[SaidLine], wall: std::time::Duratio
             let _ = writeln!(out, "  {count} x {reason}");
         }
     }
+    if let Some(js) = &report.jetstream {
+        let _ = writeln!(
+            out,
+            "jetstream: {} acked ({} as duplicates), {} republished, {} unacknowledged at most, {} at exit",
+            js.acked, js.duplicates, js.republished, js.peak_unacked, js.unacked
+        );
+    }
     let o = &report.outbound;
     let _ = writeln!(
         out,
