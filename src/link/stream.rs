@@ -14,14 +14,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::task::Poll;
 use std::time::Duration;
-
-use bytes::Bytes;
-use tokio::sync::Notify;
 
 use super::LinkError;
 use crate::contract::Command;
-use crate::transport::{PendingAck, Transport, TransportError};
+use crate::transport::{PendingAck, PubAck, Transport, TransportError};
+use bytes::Bytes;
 
 /// How long a bot with a full window waits before it tries the server again.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
@@ -37,7 +36,8 @@ pub struct StreamStats {
     pub acked: u64,
     /// Acknowledged as duplicates: a republished copy the server already had.
     pub duplicates: u64,
-    /// Commands published again after a missing ack.
+    /// Commands published again after a missing ack (the first publish of
+    /// a command that had to wait behind them is not counted).
     pub republished: u64,
     /// Acks that failed (timed out, or the server refused).
     pub ack_failures: u64,
@@ -52,6 +52,9 @@ struct Unacked {
     payload: Bytes,
     /// `None` while it waits to be (re)published.
     ack: Option<PendingAck>,
+    /// Published at least once (a command sent while the connection was
+    /// down, or behind a pending republish, has not been).
+    published: bool,
 }
 
 /// Publishes into the stream and tracks the unacknowledged window.
@@ -62,9 +65,6 @@ pub(super) struct StreamOutbox {
     next_seq: Cell<u64>,
     window: RefCell<VecDeque<Unacked>>,
     stats: Cell<StreamStats>,
-    /// Only one task settles the window at a time; the others wait for it.
-    settling: Cell<bool>,
-    settled: Notify,
 }
 
 /// How far [`StreamOutbox::settle`] goes.
@@ -77,14 +77,13 @@ enum Until {
     Through(u64),
 }
 
-/// Clears the settling flag even when a settle is cancelled by a timeout.
-struct SettlingGuard<'a>(&'a StreamOutbox);
-
-impl Drop for SettlingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.settling.set(false);
-        self.0.settled.notify_waiters();
-    }
+/// What a settle does next.
+enum Step {
+    Done,
+    /// The front's ack came (or failed).
+    Ack(Result<PubAck, TransportError>),
+    /// The front waits to be published again.
+    Republish,
 }
 
 impl StreamOutbox {
@@ -95,8 +94,6 @@ impl StreamOutbox {
             next_seq: Cell::new(0),
             window: RefCell::new(VecDeque::new()),
             stats: Cell::new(StreamStats::default()),
-            settling: Cell::new(false),
-            settled: Notify::new(),
         }
     }
 
@@ -129,11 +126,12 @@ impl StreamOutbox {
             subject: command.subject().as_str(),
             payload: Bytes::from(command.encode()),
             ack: None,
+            published: false,
         };
         let blocked = self.window.borrow().iter().any(|e| e.ack.is_none()) || !transport.is_connected();
         if !blocked {
             match transport.publish_with_ack(entry.subject, entry.payload.clone(), &entry.id).await {
-                Ok(ack) => entry.ack = Some(ack),
+                Ok(ack) => (entry.ack, entry.published) = (Some(ack), true),
                 Err(error) => {
                     tracing::warn!(%error, id = %entry.id, "[NATS] publish failed; it is kept for a republish")
                 }
@@ -157,23 +155,42 @@ impl StreamOutbox {
         }
     }
 
+    /// Drives the window until `until` holds. Any caller may drive it, and
+    /// none holds anything across an await: the bot's in-flight poll settles
+    /// and can be left suspended mid-settle while the replay sends (the
+    /// runner polls it only between events), so a send that needs room must
+    /// be able to take the acks in itself rather than wait for that poll;
+    /// and the poll, resumed, must see what was taken meanwhile.
     async fn settle<T: Transport>(&self, transport: &T, until: Until) -> Result<(), LinkError> {
-        while self.settling.get() {
-            self.settled.notified().await;
+        loop {
+            match self.next_step(until).await {
+                Step::Done => return Ok(()),
+                Step::Ack(ack) => self.on_ack(ack),
+                Step::Republish => self.republish(transport).await?,
+            }
+        }
+    }
+
+    /// Awaits the front command's ack where it lies in the window (the
+    /// window is borrowed only while the ack is polled), until `until` holds.
+    /// Whoever sees the ack resolve takes it.
+    ///
+    /// Every settler runs in the bot's one task (the link is `!Sync`), so
+    /// whichever of them polled last, the task is woken when the ack comes.
+    async fn next_step(&self, until: Until) -> Step {
+        std::future::poll_fn(|cx| {
             if self.done(until) {
-                return Ok(());
+                return Poll::Ready(Step::Done);
             }
-        }
-        self.settling.set(true);
-        let _guard = SettlingGuard(self);
-        while !self.done(until) {
-            let front = self.window.borrow_mut().front_mut().and_then(|entry| entry.ack.take());
-            match front {
-                Some(ack) => self.on_ack(ack.await),
-                None => self.republish(transport).await?,
-            }
-        }
-        Ok(())
+            let mut window = self.window.borrow_mut();
+            let Some(front) = window.front_mut() else { return Poll::Ready(Step::Done) };
+            let Some(ack) = front.ack.as_mut() else { return Poll::Ready(Step::Republish) };
+            let result = std::task::ready!(ack.as_mut().poll(cx));
+            // Resolved: never polled again.
+            front.ack = None;
+            Poll::Ready(Step::Ack(result))
+        })
+        .await
     }
 
     fn done(&self, until: Until) -> bool {
@@ -186,7 +203,7 @@ impl StreamOutbox {
 
     /// Takes the front command's ack: acknowledged, it leaves the window;
     /// failed, it and everything after it wait for a republish.
-    fn on_ack(&self, ack: Result<crate::transport::PubAck, TransportError>) {
+    fn on_ack(&self, ack: Result<PubAck, TransportError>) {
         let mut window = self.window.borrow_mut();
         match ack {
             Ok(ack) => {
@@ -207,29 +224,207 @@ impl StreamOutbox {
         }
     }
 
-    /// Publishes again, in order, every command waiting for it. Stops at the
-    /// first publish that fails (the connection is down): they stay queued.
+    /// Publishes again, in order, every command waiting for it (those sent
+    /// meanwhile too). Stops at the first publish that fails (the connection
+    /// is down): they stay queued. Entries are found by sequence, not by
+    /// position: another settler may take acks off the front meanwhile.
     async fn republish<T: Transport>(&self, transport: &T) -> Result<(), LinkError> {
-        let len = self.window.borrow().len();
-        let mut count = 0u64;
-        for index in 0..len {
+        let mut after = 0u64;
+        let (mut count, mut again) = (0u64, 0u64);
+        let result = loop {
             let waiting = {
                 let window = self.window.borrow();
-                window.get(index).filter(|e| e.ack.is_none()).map(|e| (e.subject, e.payload.clone(), e.id.clone()))
+                window
+                    .iter()
+                    .find(|e| e.seq > after && e.ack.is_none())
+                    .map(|e| (e.seq, e.subject, e.payload.clone(), e.id.clone(), e.published))
             };
-            let Some((subject, payload, id)) = waiting else { continue };
-            let ack = transport.publish_with_ack(subject, payload, &id).await.inspect_err(|error| {
-                tracing::warn!(%error, %id, "[NATS] republish failed; retrying on the next settle");
-            })?;
-            if let Some(entry) = self.window.borrow_mut().get_mut(index) {
-                entry.ack = Some(ack);
+            let Some((seq, subject, payload, id, published)) = waiting else { break Ok(()) };
+            let ack = match transport.publish_with_ack(subject, payload, &id).await {
+                Ok(ack) => ack,
+                Err(error) => {
+                    tracing::warn!(%error, %id, "[NATS] republish failed; retrying on the next settle");
+                    break Err(error.into());
+                }
+            };
+            if let Some(entry) = self.window.borrow_mut().iter_mut().find(|e| e.seq == seq) {
+                (entry.ack, entry.published) = (Some(ack), true);
             }
+            after = seq;
             count += 1;
-        }
+            again += u64::from(published);
+        };
         if count > 0 {
-            tracing::info!(count, "[NATS] republished unacknowledged commands");
-            self.update(|stats| stats.republished += count);
+            tracing::info!(count, again, "[NATS] republished unacknowledged commands");
+            self.update(|stats| stats.republished += again);
         }
-        Ok(())
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::pin::pin;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::contract::UserEvent;
+    use crate::transport::{
+        BusMessage, ConsumerConfig, StreamConfig, StreamConsumer, StreamMessage, StreamState, Subscription,
+    };
+
+    /// Publishes nothing anywhere: it records each acked publish and hands
+    /// its ack to the test, which resolves it when it chooses.
+    #[derive(Default)]
+    struct Acks {
+        published: RefCell<Vec<String>>,
+        pending: RefCell<Vec<oneshot::Sender<Result<PubAck, TransportError>>>>,
+    }
+
+    impl Acks {
+        fn ack_next(&self) {
+            let sender = self.pending.borrow_mut().remove(0);
+            let seq = self.published.borrow().len() as u64;
+            let _ = sender.send(Ok(PubAck { stream: "S".into(), seq, duplicate: false }));
+        }
+    }
+
+    struct Never;
+
+    impl Subscription for Never {
+        async fn next(&mut self) -> Option<BusMessage> {
+            None
+        }
+        fn try_next(&mut self) -> Option<BusMessage> {
+            None
+        }
+    }
+
+    impl StreamConsumer for Never {
+        async fn next(&mut self) -> Result<StreamMessage, TransportError> {
+            Err(TransportError::Other("no consumer here".into()))
+        }
+        fn try_next(&mut self) -> Option<StreamMessage> {
+            None
+        }
+        async fn ack_floor(&mut self) -> Result<u64, TransportError> {
+            Ok(0)
+        }
+    }
+
+    impl Transport for Acks {
+        type Subscription = Never;
+        type Consumer = Never;
+
+        async fn publish(&self, _: &str, _: Bytes) -> Result<(), TransportError> {
+            Ok(())
+        }
+        async fn request(&self, _: &str, _: Bytes, _: Duration) -> Result<BusMessage, TransportError> {
+            Err(TransportError::NoResponders)
+        }
+        async fn subscribe(&self, _: &str, _: Option<&str>) -> Result<Never, TransportError> {
+            Ok(Never)
+        }
+        async fn flush(&self) -> Result<(), TransportError> {
+            Ok(())
+        }
+        async fn round_trip(&self) -> Result<(), TransportError> {
+            Ok(())
+        }
+        fn is_connected(&self) -> bool {
+            true
+        }
+        async fn ensure_stream(&self, _: &StreamConfig) -> Result<StreamState, TransportError> {
+            Ok(StreamState::default())
+        }
+        async fn stream_state(&self, _: &str) -> Result<StreamState, TransportError> {
+            Ok(StreamState::default())
+        }
+        async fn publish_with_ack(&self, _: &str, _: Bytes, msg_id: &str) -> Result<PendingAck, TransportError> {
+            let (sender, receiver) = oneshot::channel();
+            self.published.borrow_mut().push(msg_id.to_string());
+            self.pending.borrow_mut().push(sender);
+            Ok(Box::pin(async move { receiver.await.unwrap_or(Err(TransportError::TimedOut)) }))
+        }
+        async fn durable_consumer(&self, _: &str, _: &ConsumerConfig) -> Result<Never, TransportError> {
+            Ok(Never)
+        }
+    }
+
+    fn joined(name: &str) -> Command {
+        Command::UserJoined(UserEvent { username: name.to_string(), at_ms: None })
+    }
+
+    /// What the runner does: its in-flight poll settles the window (a read
+    /// waits for the acks before it), is polled until it waits for an ack,
+    /// and is then left suspended while the replay goes on sending. Before,
+    /// the poll held the window's settling flag (and the front's ack) while
+    /// suspended, so a send that needed room waited for it forever: the bot
+    /// hung after a server restart filled its window, deaf to SIGTERM.
+    #[tokio::test]
+    async fn a_send_needing_room_takes_the_ack_a_suspended_poll_was_waiting_for() {
+        let transport = Acks::default();
+        let outbox = StreamOutbox::new("bot-t".into(), 1);
+        outbox.send(&transport, &joined("amy")).await.unwrap();
+        let mut poll = pin!(outbox.settle_all(&transport, Duration::from_secs(60)));
+        assert!(futures::poll!(poll.as_mut()).is_pending(), "the poll waits for the first ack");
+
+        transport.ack_next();
+        let bob = joined("bob");
+        let send = tokio::time::timeout(Duration::from_secs(5), outbox.send(&transport, &bob));
+        send.await.expect("the send found room without the suspended poll").unwrap();
+        assert_eq!(*transport.published.borrow(), ["bot-t-1", "bot-t-2"]);
+        assert_eq!(outbox.stats().acked, 1);
+
+        // The poll, resumed, finds what it waited for acknowledged.
+        assert!(matches!(futures::poll!(poll.as_mut()), Poll::Ready(Ok(()))));
+    }
+
+    /// A command sent while a settle waits for an older ack is published at
+    /// once: an ack being awaited is not a command waiting for a republish.
+    /// Before, it was queued unpublished until the next settle and counted
+    /// as republished, though it had never been published at all.
+    #[tokio::test]
+    async fn a_send_while_an_ack_is_awaited_is_published_at_once() {
+        let transport = Acks::default();
+        let outbox = StreamOutbox::new("bot-t".into(), 8);
+        outbox.send(&transport, &joined("amy")).await.unwrap();
+        let mut poll = pin!(outbox.settle_all(&transport, Duration::from_secs(60)));
+        assert!(futures::poll!(poll.as_mut()).is_pending());
+        outbox.send(&transport, &joined("bob")).await.unwrap();
+        assert_eq!(*transport.published.borrow(), ["bot-t-1", "bot-t-2"], "bob waited for a republish");
+        transport.ack_next();
+        assert!(futures::poll!(poll.as_mut()).is_ready());
+        transport.ack_next();
+        outbox.settle_all(&transport, Duration::from_secs(5)).await.unwrap();
+        assert_eq!((outbox.stats().acked, outbox.stats().republished), (2, 0));
+    }
+
+    /// A failed ack republishes the front and everything after it, in order,
+    /// with the same ids.
+    #[tokio::test]
+    async fn a_failed_ack_republishes_in_order_with_the_same_ids() {
+        let transport = Acks::default();
+        let outbox = StreamOutbox::new("bot-t".into(), 8);
+        for name in ["amy", "bob", "cat"] {
+            outbox.send(&transport, &joined(name)).await.unwrap();
+        }
+        let first = transport.pending.borrow_mut().remove(0);
+        let _ = first.send(Err(TransportError::TimedOut));
+        let mut settle = pin!(outbox.settle_all(&transport, Duration::from_secs(60)));
+        assert!(futures::poll!(settle.as_mut()).is_pending());
+        assert_eq!(transport.published.borrow()[3..], ["bot-t-1", "bot-t-2", "bot-t-3"]);
+        // The first publishes' acks were dropped with the republish.
+        transport.pending.borrow_mut().drain(..2);
+        for _ in 0..3 {
+            transport.ack_next();
+        }
+        assert!(matches!(futures::poll!(settle.as_mut()), Poll::Ready(Ok(()))));
+        let stats = outbox.stats();
+        assert_eq!((stats.acked, stats.republished, stats.ack_failures, stats.unacked), (3, 3, 1, 0));
     }
 }
