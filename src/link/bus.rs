@@ -84,9 +84,13 @@ impl<T: Transport> BusLink<T> {
 
     /// A link that publishes events and marks into the JetStream stream,
     /// with ids `<instance>-<n>`, at most `ack_window` unacknowledged. The
-    /// stream keeps them while no db-service runs, so nothing is held here.
+    /// stream keeps them while no db-service runs, so they are never held.
+    ///
+    /// Requests stay core request/reply, so an enqueue that finds no
+    /// db-service is held (in order, until a request is answered again), as
+    /// [`Outbox::Hold`] does with core delivery: otherwise it would be lost.
     pub fn jetstream(transport: T, instance: String, ack_window: usize) -> BusLink<T> {
-        BusLink { stream: Some(StreamOutbox::new(instance, ack_window)), ..BusLink::new(transport, Outbox::None) }
+        BusLink { stream: Some(StreamOutbox::new(instance, ack_window)), ..BusLink::new(transport, Outbox::Hold) }
     }
 
     /// The JetStream publisher's counters; `None` with core delivery.
@@ -219,16 +223,17 @@ impl<T: Transport> DbLink for BusLink<T> {
     }
 
     async fn request(&self, command: Command, timeout: Duration) -> Result<Reply, LinkError> {
+        let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
         if let Some(stream) = &self.stream {
             // A read must not overtake the marks and chat sent before it:
             // they are in the stream (acked) before the read leaves, and
             // the service answers only once it has applied them.
-            if !matches!(command, Command::Request(Request::Enqueue(_))) {
+            if !is_enqueue {
                 stream.settle_all(&self.transport, timeout).await?;
             }
-            return self.request_now(&command, timeout).await;
+            // Requests are core request/reply, outside the stream: an
+            // enqueue nobody answers is held as with core delivery (below).
         }
-        let is_enqueue = matches!(command, Command::Request(Request::Enqueue(_)));
         if self.holds() && is_enqueue && self.outbox.borrow().holding {
             self.hold(command);
             return Ok(deferred());
