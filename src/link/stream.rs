@@ -55,6 +55,8 @@ struct Unacked {
     /// Published at least once (a command sent while the connection was
     /// down, or behind a pending republish, has not been).
     published: bool,
+    /// The connection its last publish went out on.
+    epoch: u64,
 }
 
 /// Publishes into the stream and tracks the unacknowledged window.
@@ -127,8 +129,10 @@ impl StreamOutbox {
             payload: Bytes::from(command.encode()),
             ack: None,
             published: false,
+            epoch: transport.connection_epoch(),
         };
-        let blocked = self.window.borrow().iter().any(|e| e.ack.is_none()) || !transport.is_connected();
+        let blocked =
+            !transport.is_connected() || self.window.borrow().iter().any(|e| e.ack.is_none() || e.epoch < entry.epoch);
         if !blocked {
             match transport.publish_with_ack(entry.subject, entry.payload.clone(), &entry.id).await {
                 Ok(ack) => (entry.ack, entry.published) = (Some(ack), true),
@@ -225,18 +229,22 @@ impl StreamOutbox {
     }
 
     /// Publishes again, in order, every command waiting for it (those sent
-    /// meanwhile too). Stops at the first publish that fails (the connection
-    /// is down): they stay queued. Entries are found by sequence, not by
-    /// position: another settler may take acks off the front meanwhile.
+    /// meanwhile too): always the first one waiting, so a republish that
+    /// was suspended and resumes after a newer reset starts from the front
+    /// again. Stops at the first publish that fails (the connection is
+    /// down): they stay queued; and before a command whose predecessors
+    /// still await acks from an older connection (those may be lost: it
+    /// would be stored ahead of them), until those acks resolve.
     async fn republish<T: Transport>(&self, transport: &T) -> Result<(), LinkError> {
-        let mut after = 0u64;
         let (mut count, mut again) = (0u64, 0u64);
         let result = loop {
+            let epoch = transport.connection_epoch();
             let waiting = {
                 let window = self.window.borrow();
-                window
-                    .iter()
-                    .find(|e| e.seq > after && e.ack.is_none())
+                let first = window.iter().position(|e| e.ack.is_none());
+                first
+                    .filter(|&at| window.iter().take(at).all(|e| e.epoch >= epoch))
+                    .and_then(|at| window.get(at))
                     .map(|e| (e.seq, e.subject, e.payload.clone(), e.id.clone(), e.published))
             };
             let Some((seq, subject, payload, id, published)) = waiting else { break Ok(()) };
@@ -248,9 +256,8 @@ impl StreamOutbox {
                 }
             };
             if let Some(entry) = self.window.borrow_mut().iter_mut().find(|e| e.seq == seq) {
-                (entry.ack, entry.published) = (Some(ack), true);
+                (entry.ack, entry.published, entry.epoch) = (Some(ack), true, epoch);
             }
-            after = seq;
             count += 1;
             again += u64::from(published);
         };
@@ -283,6 +290,8 @@ mod tests {
     struct Acks {
         published: RefCell<Vec<String>>,
         pending: RefCell<Vec<oneshot::Sender<Result<PubAck, TransportError>>>>,
+        /// Bumped by a test to play a reconnect.
+        epoch: std::cell::Cell<u64>,
     }
 
     impl Acks {
@@ -337,6 +346,9 @@ mod tests {
         }
         fn is_connected(&self) -> bool {
             true
+        }
+        fn connection_epoch(&self) -> u64 {
+            self.epoch.get()
         }
         async fn ensure_stream(&self, _: &StreamConfig) -> Result<StreamState, TransportError> {
             Ok(StreamState::default())
@@ -426,5 +438,31 @@ mod tests {
         assert!(matches!(futures::poll!(settle.as_mut()), Poll::Ready(Ok(()))));
         let stats = outbox.stats();
         assert_eq!((stats.acked, stats.republished, stats.ack_failures, stats.unacked), (3, 3, 1, 0));
+    }
+
+    /// A reconnect between two sends: the first command's publish went out
+    /// on the old connection and may be lost with it, so the second is not
+    /// published on the new one (it would be stored first) until the
+    /// first's ack resolves; when that fails, both go out again, in order.
+    /// Before, the second went out at once: a kill -9 of nats-server
+    /// reordered recent_chat rows.
+    #[tokio::test]
+    async fn after_a_reconnect_nothing_overtakes_a_command_from_the_old_connection() {
+        let transport = Acks::default();
+        let outbox = StreamOutbox::new("bot-t".into(), 8);
+        outbox.send(&transport, &joined("amy")).await.unwrap();
+        transport.epoch.set(1);
+        outbox.send(&transport, &joined("bob")).await.unwrap();
+        assert_eq!(*transport.published.borrow(), ["bot-t-1"], "bob went out ahead of amy's ack");
+
+        let lost = transport.pending.borrow_mut().remove(0);
+        let _ = lost.send(Err(TransportError::TimedOut));
+        let mut settle = pin!(outbox.settle_all(&transport, Duration::from_secs(60)));
+        assert!(futures::poll!(settle.as_mut()).is_pending());
+        assert_eq!(*transport.published.borrow(), ["bot-t-1", "bot-t-1", "bot-t-2"]);
+        transport.ack_next();
+        transport.ack_next();
+        assert!(matches!(futures::poll!(settle.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!((outbox.stats().acked, outbox.stats().republished), (2, 1));
     }
 }
