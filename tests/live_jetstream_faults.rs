@@ -282,7 +282,9 @@ fn report(scenario: &str, m: &Measured) {
 /// port and store directory once the bot has noticed the outage and failed
 /// a poll in it. The server comes back with every message it acknowledged
 /// but without its consumer's acks of the last ~100 ms: those messages are
-/// delivered again (`delivered` 2) and skipped.
+/// delivered again (`delivered` 2) and skipped (how many depends on where
+/// the kill lands: from 0 to over 1,000 measured, so it is printed, not
+/// asserted).
 #[test]
 fn kill_9_of_nats_server_mid_replay_loses_nothing_and_applies_nothing_twice() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
