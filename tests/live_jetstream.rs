@@ -332,4 +332,42 @@ async fn the_evening_through_the_jetstream_bot_equals_direct_mode() {
 #[tokio::test]
 async fn a_v05_bots_plain_publishes_are_captured_and_applied() {
     evening_into_a_jetstream_service(false).await;
+/// Requests stay core request/reply under JetStream delivery, outside the
+/// stream: an enqueue that finds no db-service is held by the bot's link
+/// (as core delivery's hardened outbox does) and sent once a db-service
+/// answers a request again. Before, it failed with "no responders" and the
+/// line was lost: the JetStream link held nothing.
+#[tokio::test]
+async fn an_enqueue_with_no_db_service_is_held_and_sent_once_one_answers() {
+    use rosey::contract::{EnqueueRequest, Reply, Request};
+    use rosey::delivery::Delivery;
+    use rosey::link::{BusLink, DbLink};
+    use rosey::service::ServiceConfig;
+    use rosey::store::Store;
+
+    let (server, _store) = jetstream_server();
+    let link = BusLink::jetstream(connect(&server.url(), "bot").await, "bot-t".into(), 16);
+    let enqueue = rosey::contract::Command::Request(Request::Enqueue(EnqueueRequest {
+        message: "held line".into(),
+        at_ms: Some(1_731_000_000_000),
+    }));
+    let reply = link.request(enqueue, DEADLINE).await.expect("held, not failed");
+    let Reply::Enqueued(reply) = reply else { panic!("an enqueue reply: {reply:?}") };
+    assert_eq!(reply.id, None, "nobody could have stored it: {reply:?}");
+    assert_eq!(link.outbox_stats().held, 1);
+
+    let config = ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() };
+    let svc = service(&server.url(), Store::open_in_memory(1_731_000_000).unwrap(), config).await;
+    let body = async {
+        svc.ready.await.unwrap();
+        let poll = rosey::bot::Outbound::new(rosey::bot::Protocol::Hardened).request(1_731_000_001_000);
+        link.request(poll, DEADLINE).await.expect("the db-service answers the poll");
+        assert_eq!(link.outbox_stats().held, 0, "the answer released the held enqueue");
+        svc.stop.send(()).unwrap();
+    };
+    let ((_, store), ()) = tokio::join!(svc.run, body);
+    let dump = store.dump().unwrap();
+    let rows = &dump.table("outbound_messages").unwrap().rows;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][2], serde_json::json!("held line"));
 }

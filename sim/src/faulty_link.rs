@@ -189,6 +189,10 @@ impl<T: Transport> Transport for FaultyTransport<T> {
         self.inner.is_connected()
     }
 
+    fn connection_epoch(&self) -> u64 {
+        self.inner.connection_epoch()
+    }
+
     async fn ensure_stream(&self, config: &StreamConfig) -> Result<StreamState, TransportError> {
         self.inner.ensure_stream(config).await
     }

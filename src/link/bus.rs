@@ -106,7 +106,10 @@ impl<T: Transport> BusLink<T> {
     /// When some are still unacknowledged after `timeout`.
     pub async fn settle(&self, timeout: Duration) -> Result<(), LinkError> {
         match &self.stream {
-            Some(stream) => stream.settle_all(&self.transport, timeout).await,
+            Some(stream) => {
+                self.retry_enqueues(timeout).await;
+                stream.settle_all(&self.transport, timeout).await
+            }
             None => Ok(()),
         }
     }
@@ -115,9 +118,16 @@ impl<T: Transport> BusLink<T> {
         &self.transport
     }
 
+    /// What is held: the core outbox's commands, and with JetStream the
+    /// enqueues waiting for their retry.
     pub fn outbox_stats(&self) -> OutboxStats {
         let outbox = self.outbox.borrow();
-        OutboxStats { holding: outbox.holding, held: outbox.held.len(), overflowed: outbox.overflowed }
+        let retried = self.retried_enqueues.borrow().len();
+        OutboxStats {
+            holding: outbox.holding || retried > 0,
+            held: outbox.held.len() + retried,
+            overflowed: outbox.overflowed,
+        }
     }
 
     /// Commands published since the last answered request (see [`BusLink::confirmed`]).

@@ -131,6 +131,16 @@ pub trait Transport {
     /// Whether the connection is up right now (dual mode falls back when not).
     fn is_connected(&self) -> bool;
 
+    /// Which connection this is: a number that grows with every (re)connect.
+    /// What was written on an older connection and not acknowledged may be
+    /// lost while what goes out on this one is not: the JetStream publisher
+    /// holds newer commands back until those acks resolve, or they would be
+    /// stored ahead of older ones. A transport that never reconnects may
+    /// keep the default.
+    fn connection_epoch(&self) -> u64 {
+        0
+    }
+
     /// Creates the stream, or updates it to `config` when it exists
     /// (idempotent), and returns its state.
     ///

@@ -205,6 +205,12 @@ impl Transport for NatsTransport {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
 
+    fn connection_epoch(&self) -> u64 {
+        // Counted by the connection handler before it writes anything on a
+        // new connection.
+        self.client.statistics().connects.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     async fn ensure_stream(&self, config: &StreamConfig) -> Result<StreamState, TransportError> {
         let info = self.jetstream.create_or_update_stream(stream_config(config)).await.map_err(|e| match e.kind() {
             jetstream::context::CreateStreamErrorKind::JetStreamUnavailable => TransportError::JetStreamUnavailable,

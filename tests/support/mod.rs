@@ -181,6 +181,48 @@ impl Logged {
         }
     }
 
+    /// A mark in the log: what [`Logged::wait_since`] looks after. Take it
+    /// before what should cause the line.
+    pub fn mark(&mut self) -> usize {
+        self.log.extend(self.lines.try_iter());
+        self.log.len()
+    }
+
+    /// Waits until a line after `mark` contains `text`, at most `limit`;
+    /// fails with the log since the mark past that.
+    pub fn wait_since(&mut self, mark: usize, text: &str, limit: std::time::Duration) -> String {
+        if let Some(line) = self.log[mark.min(self.log.len())..].iter().find(|line| line.contains(text)) {
+            return line.clone();
+        }
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line with {text:?} within {limit:?}; the log since the mark:\n{}",
+                    self.log[mark.min(self.log.len())..].join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("the child can be waited for").is_none()
+    }
+
+    /// Kills the process at once (SIGKILL, `kill -9`) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends `signal` (e.g. "TERM") to the process.
     pub fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
@@ -205,6 +247,16 @@ impl Logged {
         let stdout = self.stdout.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default();
         self.log.extend(self.lines.iter());
         (status, stdout, self.log.join("\n"))
+    }
+}
+
+/// A process still running when its test ends (fails, or forgets it) is killed.
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

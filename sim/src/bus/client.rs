@@ -186,6 +186,10 @@ impl Transport for SimTransport {
         self.shared.lock().connected
     }
 
+    fn connection_epoch(&self) -> u64 {
+        self.shared.lock().generation
+    }
+
     async fn ensure_stream(&self, config: &StreamConfig) -> Result<StreamState, TransportError> {
         js_client::ensure_stream(self, config).await
     }

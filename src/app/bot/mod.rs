@@ -188,6 +188,13 @@ async fn settle<T: Transport>(link: &BusLink<T>, drain: Duration, report: &mut R
             *report.link_failures.entry(format!("commands {what}")).or_default() += stats.unacked as u64;
         }
         report.jetstream = Some(stats);
+        // Enqueues are requests, outside the stream: held while no db-service answered.
+        let held = link.outbox_stats().held as u64;
+        if held > 0 {
+            let what = "held in the outbox (no db-service answered), never sent";
+            tracing::warn!(count = held, "[NATS] commands {what}");
+            *report.link_failures.entry(format!("commands {what}")).or_default() += held;
+        }
         return;
     }
     if link.unconfirmed() > 0 {
