@@ -332,6 +332,8 @@ async fn the_evening_through_the_jetstream_bot_equals_direct_mode() {
 #[tokio::test]
 async fn a_v05_bots_plain_publishes_are_captured_and_applied() {
     evening_into_a_jetstream_service(false).await;
+}
+
 /// Requests stay core request/reply under JetStream delivery, outside the
 /// stream: an enqueue that finds no db-service is held by the bot's link
 /// (as core delivery's hardened outbox does) and sent once a db-service
@@ -350,6 +352,7 @@ async fn an_enqueue_with_no_db_service_is_held_and_sent_once_one_answers() {
     let enqueue = rosey::contract::Command::Request(Request::Enqueue(EnqueueRequest {
         message: "held line".into(),
         at_ms: Some(1_731_000_000_000),
+        request_id: None,
     }));
     let reply = link.request(enqueue, DEADLINE).await.expect("held, not failed");
     let Reply::Enqueued(reply) = reply else { panic!("an enqueue reply: {reply:?}") };
