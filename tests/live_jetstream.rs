@@ -55,7 +55,7 @@ async fn publish_acked(
     payload: Bytes,
     msg_id: &str,
 ) -> rosey::transport::PubAck {
-    let pending = transport.publish_with_ack(subject, payload, msg_id).await.expect("the publish is queued");
+    let pending = transport.publish_with_ack(subject, payload, msg_id, None).await.expect("the publish is queued");
     pending.await.expect("the stream acknowledges the publish")
 }
 

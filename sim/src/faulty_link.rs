@@ -206,6 +206,7 @@ impl<T: Transport> Transport for FaultyTransport<T> {
         subject: &str,
         payload: Bytes,
         msg_id: &str,
+        expected_last_msg_id: Option<&str>,
     ) -> Result<PendingAck, TransportError> {
         if Subject::parse(subject).is_some_and(|subject| self.drops.drop_now(subject)) {
             return Ok(Box::pin(async {
@@ -213,7 +214,7 @@ impl<T: Transport> Transport for FaultyTransport<T> {
                 Err(TransportError::TimedOut)
             }));
         }
-        self.inner.publish_with_ack(subject, payload, msg_id).await
+        self.inner.publish_with_ack(subject, payload, msg_id, expected_last_msg_id).await
     }
 
     async fn durable_consumer(&self, stream: &str, config: &ConsumerConfig) -> Result<T::Consumer, TransportError> {

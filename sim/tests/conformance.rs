@@ -551,7 +551,7 @@ async fn next_message(consumer: &mut impl StreamConsumer) -> StreamMessage {
 
 /// Publishes to `subject` with `msg_id` and awaits the ack: (seq, duplicate).
 async fn acked_seq<T: Transport>(transport: &T, subject: &str, msg_id: &str) -> (u64, bool) {
-    let pending = transport.publish_with_ack(subject, Bytes::from_static(b"{}"), msg_id).await.expect("queued");
+    let pending = transport.publish_with_ack(subject, Bytes::from_static(b"{}"), msg_id, None).await.expect("queued");
     let ack = pending.await.expect("acked");
     assert_eq!(ack.stream, "EVENTS");
     (ack.seq, ack.duplicate)
@@ -601,7 +601,9 @@ async fn js_acked_publishes_get_increasing_sequences<B: Bus>(bus: &mut B) {
     let mut pending = Vec::new();
     for n in 1..=5 {
         let subject = if n % 2 == 0 { "ev.left" } else { "ev.joined" };
-        pending.push(client.publish_with_ack(subject, Bytes::from(n.to_string()), &format!("seq-{n}")).await.unwrap());
+        pending.push(
+            client.publish_with_ack(subject, Bytes::from(n.to_string()), &format!("seq-{n}"), None).await.unwrap(),
+        );
     }
     let mut acks = Vec::new();
     for ack in pending {
@@ -659,7 +661,7 @@ async fn js_request_subjects_are_not_captured<B: Bus>(bus: &mut B) {
     client.ensure_stream(&config).await.expect("created");
     // While nobody subscribes, nothing but a stream could answer an acked publish.
     for subject in Subject::ALL.into_iter().filter(|s| s.is_request()).map(Subject::as_str) {
-        let acked = client.publish_with_ack(subject, Bytes::from_static(b"{}"), "req").await.unwrap().await;
+        let acked = client.publish_with_ack(subject, Bytes::from_static(b"{}"), "req", None).await.unwrap().await;
         assert_eq!(acked, Err(TransportError::NoResponders), "{subject} must not be captured");
     }
     let mut gets = responder.subscribe(Subject::OutboundGet.as_str(), None).await.unwrap();

@@ -10,7 +10,15 @@
 //! every command from it on is published again, in order, and the server's
 //! duplicate window drops the copies of those it already stored. While a
 //! command waits to be republished, newer ones queue behind it unpublished
-//! (a newer publish landing first would reorder the stream).
+//! (a newer publish landing first would reorder the stream). And every
+//! command but the front is published with `Nats-Expected-Last-Msg-Id` =
+//! its predecessor's id, so the server itself refuses to store it ahead of a
+//! predecessor that was lost: a publish still queued in the client when its
+//! connection died goes out on the next one, ahead of the republish of those
+//! the dead connection took, and is refused instead of reordering the
+//! stream. (Another publisher's message in between makes the server refuse
+//! one of ours too; it is republished as the front, which carries no
+//! expectation, so that costs a round, never progress.)
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -141,7 +149,8 @@ impl StreamOutbox {
         let blocked =
             !transport.is_connected() || self.window.borrow().iter().any(|e| e.ack.is_none() || e.epoch < entry.epoch);
         if !blocked {
-            match transport.publish_with_ack(entry.subject, entry.payload.clone(), &entry.id).await {
+            let after = self.window.borrow().back().map(|e| e.id.clone());
+            match transport.publish_with_ack(entry.subject, entry.payload.clone(), &entry.id, after.as_deref()).await {
                 Ok(ack) => (entry.ack, entry.published) = (Some(ack), true),
                 Err(error) => {
                     tracing::warn!(%error, id = %entry.id, "[NATS] publish failed; it is kept for a republish")
@@ -249,13 +258,15 @@ impl StreamOutbox {
             let waiting = {
                 let window = self.window.borrow();
                 let first = window.iter().position(|e| e.ack.is_none());
-                first
-                    .filter(|&at| window.iter().take(at).all(|e| e.epoch >= epoch))
-                    .and_then(|at| window.get(at))
-                    .map(|e| (e.seq, e.subject, e.payload.clone(), e.id.clone(), e.published))
+                first.filter(|&at| window.iter().take(at).all(|e| e.epoch >= epoch)).and_then(|at| {
+                    // The front goes out on its own (everything before it is
+                    // stored); any later one only right after its predecessor.
+                    let after = at.checked_sub(1).and_then(|before| window.get(before)).map(|e| e.id.clone());
+                    window.get(at).map(|e| (e.seq, e.subject, e.payload.clone(), e.id.clone(), e.published, after))
+                })
             };
-            let Some((seq, subject, payload, id, published)) = waiting else { break Ok(()) };
-            let ack = match transport.publish_with_ack(subject, payload, &id).await {
+            let Some((seq, subject, payload, id, published, after)) = waiting else { break Ok(()) };
+            let ack = match transport.publish_with_ack(subject, payload, &id, after.as_deref()).await {
                 Ok(ack) => ack,
                 Err(error) => {
                     tracing::warn!(%error, %id, "[NATS] republish failed; retrying on the next settle");
@@ -363,7 +374,13 @@ mod tests {
         async fn stream_state(&self, _: &str) -> Result<StreamState, TransportError> {
             Ok(StreamState::default())
         }
-        async fn publish_with_ack(&self, _: &str, _: Bytes, msg_id: &str) -> Result<PendingAck, TransportError> {
+        async fn publish_with_ack(
+            &self,
+            _: &str,
+            _: Bytes,
+            msg_id: &str,
+            _: Option<&str>,
+        ) -> Result<PendingAck, TransportError> {
             let (sender, receiver) = oneshot::channel();
             self.published.borrow_mut().push(msg_id.to_string());
             self.pending.borrow_mut().push(sender);

@@ -14,8 +14,8 @@
 //! "At or below" is only sound if nothing is applied past a hole: a delivery
 //! lost with a connection comes back after the ack wait, possibly behind
 //! newer ones. So the service applies in stream order: a delivery past the
-//! next expected sequence waits (unacked, so it is redelivered) until the
-//! missing ones have been applied. The expected sequence skips what the
+//! next expected sequence is kept (unacked) until the missing ones have been
+//! redelivered and applied, then applied after them. The expected sequence skips what the
 //! server no longer has (the stream's limits remove from the front) and what
 //! the consumer already counts as acknowledged.
 //!
@@ -26,6 +26,7 @@
 //! applied. (The bot awaits the acks of what it published before it polls,
 //! so its own marks are at or below that sequence.)
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use bytes::Bytes;
@@ -40,12 +41,37 @@ use crate::transport::{
     BusMessage, StreamConsumer, StreamMessage, Subscription, Transport, TransportError, ACK_PAYLOAD,
 };
 
+/// Most deliveries kept past a hole; beyond it they wait unacked for their
+/// redelivery (the consumer's `max_ack_pending` bounds them too).
+const MAX_EARLY: usize = 10_000;
+
 /// How often parked reads look at the database's applied sequence again.
 const PARKED_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Most reads waiting for the stream to catch up; past it a read is refused
 /// (the bot retries its poll; nothing is lost).
 const MAX_PARKED_READS: usize = 1_000;
+
+/// How long a setup step that found the server unreachable waits before it tries again.
+const SETUP_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a setup step until the server answers it: a server that restarts
+/// while the service starts is waited out (it is there again in seconds),
+/// but an answer, such as "no JetStream", is final.
+async fn until_answered<T, F: std::future::Future<Output = Result<T, TransportError>>>(
+    what: &str,
+    mut step: impl FnMut() -> F,
+) -> Result<T, TransportError> {
+    loop {
+        match step().await {
+            Err(error @ (TransportError::TimedOut | TransportError::Disconnected(_))) => {
+                tracing::warn!(%error, "[NATS] cannot {what} yet; retrying");
+                tokio::time::sleep(SETUP_RETRY).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Where the service stands in the stream.
 #[derive(Debug, Clone, Copy)]
@@ -77,13 +103,23 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     ) -> Result<(ServiceReport, Store), TransportError> {
         let settings = self.config.jetstream.clone();
         let stream = settings.stream.name.clone();
-        let state = self.transport.ensure_stream(&settings.stream).await?;
-        let mut consumer = self.transport.durable_consumer(&stream, &settings.consumer).await?;
+        let state = until_answered("create the stream", || self.transport.ensure_stream(&settings.stream)).await?;
+        let mut consumer =
+            until_answered("bind the consumer", || self.transport.durable_consumer(&stream, &settings.consumer))
+                .await?;
         let applied =
             self.store.prepare_delivery().and_then(|()| self.store.applied_stream_seq(&stream)).map_err(|error| {
                 TransportError::Other(format!("cannot read the applied stream sequence from the database: {error}"))
             })?;
-        let ack_floor = consumer.ack_floor().await?;
+        let ack_floor = loop {
+            match consumer.ack_floor().await {
+                Err(error @ (TransportError::TimedOut | TransportError::Disconnected(_))) => {
+                    tracing::warn!(%error, "[NATS] cannot read the consumer yet; retrying");
+                    tokio::time::sleep(SETUP_RETRY).await;
+                }
+                other => break other?,
+            }
+        };
         if ack_floor > applied {
             tracing::warn!(
                 applied,
@@ -112,6 +148,8 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             let _ = ready.send(());
         }
         let mut parked: Vec<ParkedRead> = Vec::new();
+        // Deliveries past a hole, kept until the hole is redelivered.
+        let mut early: BTreeMap<u64, StreamMessage> = BTreeMap::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -128,7 +166,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 Some(request) = enqueues.next() => self.write_request(request).await,
                 delivery = consumer.next() => match delivery {
                     Ok(first) => {
-                        self.stream_batch(first, &mut consumer, &stream, &mut progress).await;
+                        self.stream_batch(first, &mut consumer, &stream, &mut progress, &mut early).await;
                         self.answer_parked(progress, &mut parked).await;
                     }
                     Err(error) => {
@@ -161,6 +199,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         consumer: &mut T::Consumer,
         stream: &str,
         progress: &mut Progress,
+        early: &mut BTreeMap<u64, StreamMessage>,
     ) {
         let max_batch = match self.config.commit {
             CommitMode::Group { max_batch } => max_batch.max(1),
@@ -179,34 +218,39 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         self.catch_up_with_database(stream, progress);
         let before = progress.applied;
         let mut acks = Vec::with_capacity(deliveries.len());
-        let mut hole_checked = false;
         for message in deliveries {
-            if !self.store.in_batch() {
-                break;
-            }
             if message.stream_seq < progress.expected() {
                 self.report.redelivered += 1;
                 self.record(TraceEvent::Redelivered { subject: message.subject.clone(), seq: message.stream_seq });
                 acks.push(message.ack_subject);
-                continue;
+            } else if early.len() < MAX_EARLY || early.contains_key(&message.stream_seq) {
+                // Kept (unacked) until the sequences before it are applied;
+                // a later delivery of it replaces this one.
+                early.insert(message.stream_seq, message);
             }
-            // The server is asked about a hole once per batch: what is past
-            // it now is past it for the rest of the batch too.
-            if message.stream_seq > progress.expected()
-                && (hole_checked || {
-                    hole_checked = true;
-                    !self.hole_is_gone(message.stream_seq, consumer, stream, progress).await
-                })
-            {
-                // Left unacked: it comes back after the ack wait, behind the hole.
-                self.report.gaps += 1;
-                tracing::debug!(
-                    seq = message.stream_seq,
-                    expected = progress.expected(),
-                    "[NATS] delivery past a gap waits"
-                );
-                continue;
+        }
+        // Apply the run that starts at the expected sequence. The server is
+        // asked about a hole once per batch: what is past it now is past it
+        // for the rest of the batch too.
+        let mut hole_checked = false;
+        while self.store.in_batch() {
+            let expected = progress.expected();
+            // Kept deliveries the floor has since passed: already settled.
+            while let Some(entry) = early.first_entry().filter(|entry| *entry.key() < expected) {
+                let message = entry.remove();
+                self.report.redelivered += 1;
+                acks.push(message.ack_subject);
             }
+            let Some(message) = early.remove(&expected) else {
+                let Some(&first) = early.keys().next() else { break };
+                if hole_checked || !self.hole_is_gone(first, consumer, stream, progress).await {
+                    self.report.gaps += 1;
+                    tracing::debug!(seq = first, expected, "[NATS] deliveries past a gap wait for it");
+                    break;
+                }
+                hole_checked = true;
+                continue;
+            };
             // Malformed payloads and store rejections count as applied: they
             // would fail the same way every time.
             let _ = self.apply_payload(&message.subject, &message.payload);

@@ -157,12 +157,16 @@ pub trait Transport {
     /// server's ack; returns once the publish is queued on the connection,
     /// with the ack to await later (it fails with `TimedOut` after the
     /// transport's ack timeout, or `NoResponders` when no stream captures
-    /// `subject`).
+    /// `subject`). With `expected_last_msg_id` (`Nats-Expected-Last-Msg-Id`)
+    /// the server stores it only right after the message with that id, and
+    /// otherwise refuses it (a `JetStream` error, code 400): how a publisher
+    /// keeps its own order when an earlier publish may have been lost.
     fn publish_with_ack(
         &self,
         subject: &str,
         payload: Bytes,
         msg_id: &str,
+        expected_last_msg_id: Option<&str>,
     ) -> impl Future<Output = Result<PendingAck, TransportError>>;
 
     /// Creates (or binds to) the durable pull consumer on `stream`,

@@ -237,9 +237,13 @@ impl Transport for NatsTransport {
         subject: &str,
         payload: Bytes,
         msg_id: &str,
+        expected_last_msg_id: Option<&str>,
     ) -> Result<PendingAck, TransportError> {
         let size = payload.len();
-        let publish = jetstream::message::PublishMessage::build().payload(payload).message_id(msg_id);
+        let mut publish = jetstream::message::PublishMessage::build().payload(payload).message_id(msg_id);
+        if let Some(expected) = expected_last_msg_id {
+            publish = publish.expected_last_message_id(expected);
+        }
         let pending =
             self.jetstream.send_publish(subject.to_string(), publish).await.map_err(|e| publish_error(&e, size))?;
         Ok(Box::pin(async move {

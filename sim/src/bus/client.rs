@@ -132,8 +132,11 @@ impl Transport for SimTransport {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), TransportError> {
         validate_publish(subject)?;
         self.check_payload(&payload)?;
-        self.enqueue_publish(Frame::Pub { subject: subject.to_string(), reply: None, msg_id: None, payload }.to_bytes())
-            .await
+        self.enqueue_publish(
+            Frame::Pub { subject: subject.to_string(), reply: None, msg_id: None, expected_last_msg_id: None, payload }
+                .to_bytes(),
+        )
+        .await
     }
 
     /// Subscribes to a fresh inbox, then publishes with it as the reply
@@ -145,7 +148,13 @@ impl Transport for SimTransport {
         let inbox = self.new_inbox();
         let mut inbox_sub = self.subscribe_now(&inbox, None)?;
         let exchange = async {
-            let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox.clone()), msg_id: None, payload };
+            let frame = Frame::Pub {
+                subject: subject.to_string(),
+                reply: Some(inbox.clone()),
+                msg_id: None,
+                expected_last_msg_id: None,
+                payload,
+            };
             self.enqueue_publish(frame.to_bytes()).await?;
             match inbox_sub.messages.recv().await {
                 Some(Delivery { no_responders: true, .. }) => Err(TransportError::NoResponders),
@@ -203,8 +212,9 @@ impl Transport for SimTransport {
         subject: &str,
         payload: Bytes,
         msg_id: &str,
+        expected_last_msg_id: Option<&str>,
     ) -> Result<PendingAck, TransportError> {
-        js_client::publish_with_ack(self, subject, payload, msg_id).await
+        js_client::publish_with_ack(self, subject, payload, msg_id, expected_last_msg_id).await
     }
 
     async fn durable_consumer(&self, stream: &str, config: &ConsumerConfig) -> Result<SimConsumer, TransportError> {

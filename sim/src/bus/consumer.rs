@@ -145,7 +145,13 @@ impl Puller {
     async fn pull(&self, inbox: &str, generation: u64) -> Option<Outstanding> {
         let request = PullRequestJson { batch: PULL_BATCH, expires: nanos(PULL_EXPIRES), no_wait: false };
         let payload = Bytes::from(serde_json::to_vec(&request).ok()?);
-        let frame = Frame::Pub { subject: self.subject.clone(), reply: Some(inbox.to_string()), msg_id: None, payload };
+        let frame = Frame::Pub {
+            subject: self.subject.clone(),
+            reply: Some(inbox.to_string()),
+            msg_id: None,
+            expected_last_msg_id: None,
+            payload,
+        };
         if let Err(error) = self.transport.enqueue_publish(frame.to_bytes()).await {
             tracing::debug!(%error, "[NATS] pull request not queued");
             return None;

@@ -26,6 +26,7 @@
 //! Ping    := 6 token:u64be
 //! Pong    := 7 token:u64be
 //! HPub    := 8 subject:str reply:str msg_id:str payload:rest-of-body
+//! XPub    := 10 subject:str reply:str msg_id:str expected_last_msg_id:str payload:rest-of-body
 //! HMsg    := 9 sid:u64be flags:u8 status:u16be subject:str reply:str msg_id:str payload:rest-of-body
 //! ```
 //!
@@ -59,7 +60,15 @@ pub enum Frame {
     Unsub { sid: u64 },
     /// Client -> bus: a message to route, with the `Nats-Msg-Id` header when
     /// `msg_id` is set (JetStream drops a republish of an id it has seen).
-    Pub { subject: String, reply: Option<String>, msg_id: Option<String>, payload: Bytes },
+    /// `expected_last_msg_id`: store only if the stream's last message has
+    /// that id (nats-server's `Nats-Expected-Last-Msg-Id`).
+    Pub {
+        subject: String,
+        reply: Option<String>,
+        msg_id: Option<String>,
+        expected_last_msg_id: Option<String>,
+        payload: Bytes,
+    },
     /// Bus -> client: a routed message for subscription `sid`. `status` is a
     /// NATS status header (408 a pull request expired, ...); `msg_id` the
     /// publisher's `Nats-Msg-Id`, passed on as nats-server passes headers on.
@@ -132,13 +141,22 @@ impl Frame {
                 dst.put_u8(3);
                 dst.put_u64(*sid);
             }
-            Frame::Pub { subject, reply, msg_id, payload } => {
+            Frame::Pub { subject, reply, msg_id, expected_last_msg_id, payload } => {
                 let msg_id = msg_id.as_deref().unwrap_or("");
-                dst.put_u8(if msg_id.is_empty() { 4 } else { 8 });
+                let expected = expected_last_msg_id.as_deref().unwrap_or("");
+                let kind = match (msg_id.is_empty(), expected.is_empty()) {
+                    (true, true) => 4,
+                    (false, true) => 8,
+                    _ => 10,
+                };
+                dst.put_u8(kind);
                 put_str(dst, subject);
                 put_str(dst, reply.as_deref().unwrap_or(""));
-                if !msg_id.is_empty() {
+                if kind != 4 {
                     put_str(dst, msg_id);
+                }
+                if kind == 10 {
+                    put_str(dst, expected);
                 }
                 dst.put_slice(payload);
             }
@@ -212,11 +230,12 @@ fn parse_body(body: &mut Bytes) -> Result<Frame, FrameError> {
         1 => Frame::Connect { name: get_str(body)? },
         2 => Frame::Sub { sid: get_u64(body)?, subject: get_str(body)?, queue: none_if_empty(get_str(body)?) },
         3 => Frame::Unsub { sid: get_u64(body)? },
-        kind @ (4 | 8) => {
+        kind @ (4 | 8 | 10) => {
             let subject = get_str(body)?;
             let reply = none_if_empty(get_str(body)?);
-            let msg_id = if kind == 8 { none_if_empty(get_str(body)?) } else { None };
-            return Ok(Frame::Pub { subject, reply, msg_id, payload: std::mem::take(body) });
+            let msg_id = if kind != 4 { none_if_empty(get_str(body)?) } else { None };
+            let expected_last_msg_id = if kind == 10 { none_if_empty(get_str(body)?) } else { None };
+            return Ok(Frame::Pub { subject, reply, msg_id, expected_last_msg_id, payload: std::mem::take(body) });
         }
         kind @ (5 | 9) => {
             let sid = get_u64(body)?;
@@ -283,13 +302,28 @@ mod tests {
                 subject: "a.b".into(),
                 reply: Some("_INBOX.x.1".into()),
                 msg_id: None,
+                expected_last_msg_id: None,
                 payload: Bytes::from_static(b"\0\xff"),
             },
-            Frame::Pub { subject: "a.b".into(), reply: None, msg_id: None, payload: Bytes::new() },
+            Frame::Pub {
+                subject: "a.b".into(),
+                reply: None,
+                msg_id: None,
+                expected_last_msg_id: None,
+                payload: Bytes::new(),
+            },
             Frame::Pub {
                 subject: "a.b".into(),
                 reply: Some("_INBOX.x.2".into()),
                 msg_id: Some("evt-1".into()),
+                expected_last_msg_id: None,
+                payload: Bytes::from_static(b"{}"),
+            },
+            Frame::Pub {
+                subject: "a.b".into(),
+                reply: Some("_INBOX.x.3".into()),
+                msg_id: Some("evt-2".into()),
+                expected_last_msg_id: Some("evt-1".into()),
                 payload: Bytes::from_static(b"{}"),
             },
             Frame::Msg {
@@ -340,8 +374,14 @@ mod tests {
 
     #[test]
     fn a_partial_frame_waits_for_more_bytes() {
-        let bytes = Frame::Pub { subject: "s".into(), reply: None, msg_id: None, payload: Bytes::from_static(b"xyz") }
-            .to_bytes();
+        let bytes = Frame::Pub {
+            subject: "s".into(),
+            reply: None,
+            msg_id: None,
+            expected_last_msg_id: None,
+            payload: Bytes::from_static(b"xyz"),
+        }
+        .to_bytes();
         for cut in 0..bytes.len() {
             let mut partial = BytesMut::from(&bytes[..cut]);
             assert_eq!(Frame::decode(&mut partial), Ok(None), "cut at {cut}");
@@ -368,7 +408,13 @@ mod tests {
     /// existed, byte for byte: kind 4 / 5 and the same fields.
     #[test]
     fn frames_without_headers_keep_the_old_encoding() {
-        let publish = Frame::Pub { subject: "a".into(), reply: None, msg_id: None, payload: Bytes::from_static(b"p") };
+        let publish = Frame::Pub {
+            subject: "a".into(),
+            reply: None,
+            msg_id: None,
+            expected_last_msg_id: None,
+            payload: Bytes::from_static(b"p"),
+        };
         assert_eq!(publish.to_bytes().as_ref(), [0, 0, 0, 7, 4, 0, 1, b'a', 0, 0, b'p']);
         let message = Frame::Msg {
             sid: 1,
@@ -385,10 +431,24 @@ mod tests {
     /// An empty msg id means "none" on the wire, so it decodes as `None`.
     #[test]
     fn an_empty_msg_id_is_no_msg_id() {
-        let publish =
-            Frame::Pub { subject: "a".into(), reply: None, msg_id: Some(String::new()), payload: Bytes::new() };
+        let publish = Frame::Pub {
+            subject: "a".into(),
+            reply: None,
+            msg_id: Some(String::new()),
+            expected_last_msg_id: None,
+            payload: Bytes::new(),
+        };
         let decoded = Frame::decode(&mut BytesMut::from(publish.to_bytes().as_ref())).unwrap().unwrap();
-        assert_eq!(decoded, Frame::Pub { subject: "a".into(), reply: None, msg_id: None, payload: Bytes::new() });
+        assert_eq!(
+            decoded,
+            Frame::Pub {
+                subject: "a".into(),
+                reply: None,
+                msg_id: None,
+                expected_last_msg_id: None,
+                payload: Bytes::new()
+            }
+        );
     }
 
     #[test]

@@ -78,13 +78,15 @@ pub(crate) async fn publish_with_ack(
     subject: &str,
     payload: Bytes,
     msg_id: &str,
+    expected_last_msg_id: Option<&str>,
 ) -> Result<PendingAck, TransportError> {
     validate_publish(subject)?;
     transport.check_payload(&payload)?;
     let inbox = transport.new_inbox();
     let mut ack_sub = transport.subscribe_now(&inbox, None)?;
     let msg_id = (!msg_id.is_empty()).then(|| msg_id.to_string());
-    let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox), msg_id, payload };
+    let expected_last_msg_id = expected_last_msg_id.map(str::to_string);
+    let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox), msg_id, expected_last_msg_id, payload };
     transport.enqueue_publish(frame.to_bytes()).await?;
     Ok(Box::pin(async move {
         match tokio::time::timeout(JETSTREAM_TIMEOUT, ack_sub.next_delivery()).await {

@@ -152,16 +152,17 @@ impl Router {
         from: u64,
         subject: &str,
         reply: Option<&str>,
-        msg_id: Option<&str>,
+        headers: super::jetstream::PubHeaders<'_>,
         payload: Bytes,
     ) {
+        let msg_id = headers.msg_id;
         if let Err(error) = validate_publish(subject).and_then(|()| reply.map_or(Ok(()), validate_publish)) {
             tracing::warn!(id = from, %error, "[BUS] publish refused");
             return;
         }
         let answers = match &mut self.jetstream {
             Some(jetstream) => {
-                jetstream.on_publish(from, subject, reply, msg_id, &payload, super::jetstream::sim_now())
+                jetstream.on_publish(from, subject, reply, headers, &payload, super::jetstream::sim_now())
             }
             None => None,
         };

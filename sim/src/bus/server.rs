@@ -207,11 +207,15 @@ impl Connection {
             }
             Frame::Sub { sid, subject, queue } => router.subscribe(self.id, sid, subject, queue),
             Frame::Unsub { sid } => router.unsubscribe(self.id, sid),
-            Frame::Pub { subject, reply, msg_id, payload } => {
+            Frame::Pub { subject, reply, msg_id, expected_last_msg_id, payload } => {
                 if payload.len() > self.options.max_payload {
                     return Err(format!("maximum payload violation: {} bytes", payload.len()));
                 }
-                router.publish(self.id, &subject, reply.as_deref(), msg_id.as_deref(), payload);
+                let headers = super::jetstream::PubHeaders {
+                    msg_id: msg_id.as_deref(),
+                    expected_last_msg_id: expected_last_msg_id.as_deref(),
+                };
+                router.publish(self.id, &subject, reply.as_deref(), headers, payload);
             }
             Frame::Ping { token } => router.send_to(self.id, &Frame::Pong { token }),
             Frame::Pong { .. } => {}

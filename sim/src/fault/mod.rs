@@ -31,6 +31,9 @@ pub const CRASH_REACH_MS: i64 = 1_000;
 pub const REQUEST_TIMEOUT_MS: i64 = DEFAULT_REQUEST_TIMEOUT.as_millis() as i64;
 /// How long a lost JetStream publish's ack is waited for (the bus client's ack timeout).
 pub const LOST_ACK_MS: i64 = 5_000;
+/// How long a JetStream delivery lost in a fault waits for its redelivery
+/// (the db-service's consumer's ack wait).
+pub const ACK_WAIT_MS: i64 = rosey::delivery::DEFAULT_ACK_WAIT.as_millis() as i64;
 /// After a db-service crash, how long until the hardened bot's next poll finds
 /// nobody listening and starts holding commands (one poll period, plus a tick).
 pub const UNHEARD_MS: i64 = rosey::bot::OUTBOUND_PERIOD_MS + 100;
@@ -242,9 +245,15 @@ impl Fault {
             FaultSpec::Drop { subject, .. } => {
                 let drops_stream =
                     Subject::ALL.into_iter().any(|s| !s.is_request() && pattern_covers(subject.as_deref(), s));
-                drops_stream.then_some((from, until + LOST_ACK_MS + REQUEST_TIMEOUT_MS))
+                if drops_stream {
+                    Some((from, until + LOST_ACK_MS + REQUEST_TIMEOUT_MS))
+                } else {
+                    self.poll_excuse()
+                }
             }
-            _ => self.poll_excuse(),
+            // A delivery lost in the fault comes back after the consumer's
+            // ack wait, and reads wait for it: recovery takes that longer.
+            _ => self.poll_excuse().map(|(from, until)| (from, until + ACK_WAIT_MS)),
         }
     }
 

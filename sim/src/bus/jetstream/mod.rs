@@ -34,6 +34,15 @@ use self::api::{
 };
 use self::consumer::{AckKind, Consumer};
 use self::stream::Stream;
+
+/// The JetStream headers a publish may carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PubHeaders<'a> {
+    /// `Nats-Msg-Id`: the duplicate window's key.
+    pub(crate) msg_id: Option<&'a str>,
+    /// `Nats-Expected-Last-Msg-Id`: store only after the message with this id.
+    pub(crate) expected_last_msg_id: Option<&'a str>,
+}
 use super::subject::{overlaps, validate_subscribe};
 
 /// Simulated time since the run started: continuous across restarts of
@@ -50,6 +59,9 @@ pub struct JetStreamStats {
     pub stored: u64,
     /// Publishes dropped as duplicates (their id was inside the window).
     pub duplicates: u64,
+    /// Publishes refused because the stream's last message id was not the
+    /// one they expected (`Nats-Expected-Last-Msg-Id`).
+    pub wrong_last_msg_id: u64,
     /// Messages sent to pull requests, first deliveries and redeliveries.
     pub delivered: u64,
     /// Of those, redeliveries.
@@ -178,7 +190,7 @@ impl JetStream {
         connection: u64,
         subject: &str,
         reply: Option<&str>,
-        msg_id: Option<&str>,
+        headers: PubHeaders<'_>,
         payload: &Bytes,
         now: Duration,
     ) -> Option<Vec<Outbound>> {
@@ -188,7 +200,7 @@ impl JetStream {
         if subject.starts_with("$JS.ACK.") {
             return Some(self.ack(subject, reply, payload, now));
         }
-        self.capture(subject, reply, msg_id, payload, now)
+        self.capture(subject, reply, headers, payload, now)
     }
 
     /// Drops the connection's waiting pulls; its unacked deliveries stay
@@ -506,7 +518,7 @@ impl JetStream {
         &mut self,
         subject: &str,
         reply: Option<&str>,
-        msg_id: Option<&str>,
+        headers: PubHeaders<'_>,
         payload: &Bytes,
         now: Duration,
     ) -> Option<Vec<Outbound>> {
@@ -515,13 +527,25 @@ impl JetStream {
         let (name, stream) = state.streams.iter_mut().find(|(_, stream)| {
             stream.config.subjects.iter().any(|pattern| super::subject::matches(pattern, subject))
         })?;
-        let captured = stream.capture(subject, msg_id, payload.clone(), now);
+        let captured = stream.capture(subject, headers, payload.clone(), now);
+        let name = name.clone();
+        let captured = match captured {
+            Ok(captured) => captured,
+            Err(last) => {
+                // nats-server's JSStreamWrongLastMsgIDErrF: nothing stored.
+                state.stats.wrong_last_msg_id += 1;
+                drop(guard);
+                let description = format!("wrong last msg ID: {}", last.unwrap_or_default());
+                let error = ApiErrorJson::new(400, 10070, description);
+                let body = serde_json::json!({ "error": error }).to_string().into_bytes();
+                return Some(reply.map(|reply| Outbound::reply_to(reply, body)).into_iter().collect());
+            }
+        };
         if captured.duplicate {
             state.stats.duplicates += 1;
         } else {
             state.stats.stored += 1;
         }
-        let name = name.clone();
         let consumers: Vec<String> = stream.consumers.keys().cloned().collect();
         drop(guard);
         let mut out = Vec::new();

@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::api::{StreamConfigJson, StreamStateJson, DEFAULT_DUPLICATE_WINDOW};
 use super::consumer::Consumer;
+use super::PubHeaders;
 
 /// One stored message.
 #[derive(Debug, Clone)]
@@ -107,11 +108,13 @@ pub(crate) struct Stream {
     pub(crate) log: Log,
     dedup: Dedup,
     pub(crate) consumers: BTreeMap<String, Consumer>,
+    /// The id of the last message stored (`None` for one without an id).
+    last_msg_id: Option<String>,
 }
 
 impl Stream {
     pub(crate) fn new(config: StreamConfigJson) -> Stream {
-        Stream { config, log: Log::default(), dedup: Dedup::default(), consumers: BTreeMap::new() }
+        Stream { config, log: Log::default(), dedup: Dedup::default(), consumers: BTreeMap::new(), last_msg_id: None }
     }
 
     /// Fills in nats-server's defaults: the duplicate window (2 min, or
@@ -139,20 +142,35 @@ impl Stream {
         }
     }
 
-    /// Stores a publish unless its id was seen inside the window.
-    pub(crate) fn capture(&mut self, subject: &str, msg_id: Option<&str>, payload: Bytes, now: Duration) -> Captured {
+    /// Stores a publish unless its id was seen inside the window (checked
+    /// first, as nats-server does) or it expects another last message id
+    /// than the stream's (`Err` with the stream's last id; nothing stored).
+    pub(crate) fn capture(
+        &mut self,
+        subject: &str,
+        headers: PubHeaders<'_>,
+        payload: Bytes,
+        now: Duration,
+    ) -> Result<Captured, Option<String>> {
+        let msg_id = headers.msg_id;
         let window = Duration::from_nanos(self.config.duplicate_window);
         self.dedup.forget_before(now.saturating_sub(window));
         if let Some(&seq) = msg_id.and_then(|id| self.dedup.seqs.get(id)) {
-            return Captured { seq, duplicate: true };
+            return Ok(Captured { seq, duplicate: true });
         }
+        if let Some(expected) = headers.expected_last_msg_id {
+            if self.last_msg_id.as_deref() != Some(expected) {
+                return Err(self.last_msg_id.clone());
+            }
+        }
+        self.last_msg_id = msg_id.map(str::to_string);
         let seq = self.log.push(subject.to_string(), msg_id.map(str::to_string), payload, now);
         if let Some(id) = msg_id {
             self.dedup.seqs.insert(id.to_string(), seq);
             self.dedup.order.push_back((now, id.to_string()));
         }
         self.enforce_limits(now);
-        Captured { seq, duplicate: false }
+        Ok(Captured { seq, duplicate: false })
     }
 
     /// Drops from the front until every limit holds (discard policy "old").
