@@ -256,6 +256,7 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::jetstream::PubHeaders;
 
     fn connect(router: &mut Router) -> (u64, mpsc::UnboundedReceiver<Bytes>) {
         let (output, queue) = ConnectionOutput::new(usize::MAX);
@@ -283,7 +284,7 @@ mod tests {
         router.subscribe(b, 1, "job.>".into(), Some("workers".into()));
         router.subscribe(b, 2, "job.run".into(), None);
         for n in 0..4u8 {
-            router.publish(a, "job.run", None, None, Bytes::from(vec![n]));
+            router.publish(a, "job.run", None, PubHeaders::default(), Bytes::from(vec![n]));
         }
         assert_eq!(drain(&mut qa).iter().map(|m| m.1[0]).collect::<Vec<_>>(), [0, 2]);
         let at_b = drain(&mut qb);
@@ -298,7 +299,7 @@ mod tests {
         let (b, mut qb) = connect(&mut router);
         router.subscribe(a, 9, "_INBOX.a.*".into(), None);
         router.subscribe(b, 9, "_INBOX.>".into(), None);
-        router.publish(a, "nobody.here", Some("_INBOX.a.1"), None, Bytes::from_static(b"q"));
+        router.publish(a, "nobody.here", Some("_INBOX.a.1"), PubHeaders::default(), Bytes::from_static(b"q"));
         assert_eq!(drain(&mut qa), [(9, Bytes::new(), true)]);
         assert!(drain(&mut qb).is_empty());
     }
@@ -311,8 +312,8 @@ mod tests {
         router.subscribe(a, 1, "x".into(), Some("g".into()));
         router.subscribe(b, 1, "x".into(), Some("g".into()));
         assert_eq!(router.remove_connection(a), None);
-        router.publish(b, "x", None, None, Bytes::from_static(b"1"));
-        router.publish(b, "x", None, None, Bytes::from_static(b"2"));
+        router.publish(b, "x", None, PubHeaders::default(), Bytes::from_static(b"1"));
+        router.publish(b, "x", None, PubHeaders::default(), Bytes::from_static(b"2"));
         assert_eq!(drain(&mut qb).len(), 2);
     }
 }

@@ -628,7 +628,8 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
 
     fn publish(js: &mut JetStream, subject: &str, reply: Option<&str>, body: &str, now: Duration) -> Vec<Outbound> {
-        js.on_publish(1, subject, reply, None, &Bytes::from(body.to_string()), now).expect("JetStream's")
+        js.on_publish(1, subject, reply, PubHeaders::default(), &Bytes::from(body.to_string()), now)
+            .expect("JetStream's")
     }
 
     /// A JetStream with stream S on `s.>` (memory) and durable C (ack_wait 2 s, max_ack_pending 2).
@@ -715,9 +716,12 @@ mod tests {
     #[test]
     fn a_pull_for_an_unknown_consumer_is_nobodys() {
         let mut js = setup();
-        assert_eq!(js.on_publish(1, "$JS.API.CONSUMER.MSG.NEXT.S.X", Some("i"), None, &Bytes::new(), S), None);
-        assert_eq!(js.on_publish(1, "$JS.API.NOT.A.THING", Some("i"), None, &Bytes::new(), S), None);
-        assert_eq!(js.on_publish(1, "other", Some("i"), None, &Bytes::new(), S), None);
+        assert_eq!(
+            js.on_publish(1, "$JS.API.CONSUMER.MSG.NEXT.S.X", Some("i"), PubHeaders::default(), &Bytes::new(), S),
+            None
+        );
+        assert_eq!(js.on_publish(1, "$JS.API.NOT.A.THING", Some("i"), PubHeaders::default(), &Bytes::new(), S), None);
+        assert_eq!(js.on_publish(1, "other", Some("i"), PubHeaders::default(), &Bytes::new(), S), None);
     }
 
     #[test]

@@ -214,18 +214,38 @@ mod tests {
 
     const T0: Duration = Duration::from_secs(1);
 
+    fn id(msg_id: &str) -> PubHeaders<'_> {
+        PubHeaders { msg_id: Some(msg_id), expected_last_msg_id: None }
+    }
+
+    #[test]
+    fn an_expected_last_id_other_than_the_streams_is_refused_and_not_stored() {
+        let mut s = stream(-1, 10);
+        let after = |msg_id, last| PubHeaders { msg_id: Some(msg_id), expected_last_msg_id: Some(last) };
+        assert!(s.capture("s.a", id("a"), Bytes::new(), T0).is_ok());
+        assert_eq!(s.capture("s.a", after("c", "b"), Bytes::new(), T0), Err(Some("a".into())));
+        assert_eq!(s.capture("s.a", after("b", "a"), Bytes::new(), T0), Ok(Captured { seq: 2, duplicate: false }));
+        // A duplicate is acked as one whatever it expects (checked first, as nats-server does).
+        assert_eq!(s.capture("s.a", after("a", "zzz"), Bytes::new(), T0), Ok(Captured { seq: 1, duplicate: true }));
+        assert_eq!(s.capture("s.a", after("c", "b"), Bytes::new(), T0), Ok(Captured { seq: 3, duplicate: false }));
+        assert_eq!(s.state().messages, 3);
+    }
+
     #[test]
     fn an_id_inside_the_window_is_a_duplicate_and_after_it_is_new() {
         let mut s = stream(-1, 10);
-        assert_eq!(s.capture("s.a", Some("x"), Bytes::new(), T0), Captured { seq: 1, duplicate: false });
+        assert_eq!(s.capture("s.a", id("x"), Bytes::new(), T0), Ok(Captured { seq: 1, duplicate: false }));
         assert_eq!(
-            s.capture("s.a", Some("x"), Bytes::new(), T0 + Duration::from_secs(9)),
-            Captured { seq: 1, duplicate: true }
+            s.capture("s.a", id("x"), Bytes::new(), T0 + Duration::from_secs(9)),
+            Ok(Captured { seq: 1, duplicate: true })
         );
-        assert_eq!(s.capture("s.a", None, Bytes::new(), T0), Captured { seq: 2, duplicate: false });
         assert_eq!(
-            s.capture("s.a", Some("x"), Bytes::new(), T0 + Duration::from_secs(11)),
-            Captured { seq: 3, duplicate: false }
+            s.capture("s.a", PubHeaders::default(), Bytes::new(), T0),
+            Ok(Captured { seq: 2, duplicate: false })
+        );
+        assert_eq!(
+            s.capture("s.a", id("x"), Bytes::new(), T0 + Duration::from_secs(11)),
+            Ok(Captured { seq: 3, duplicate: false })
         );
         assert_eq!(s.state().messages, 3);
     }
@@ -234,7 +254,7 @@ mod tests {
     fn max_msgs_drops_from_the_front() {
         let mut s = stream(2, 10);
         for _ in 0..5 {
-            s.capture("s.a", None, Bytes::from_static(b"p"), T0);
+            s.capture("s.a", PubHeaders::default(), Bytes::from_static(b"p"), T0).expect("stored");
         }
         let state = s.state();
         assert_eq!((state.messages, state.first_seq, state.last_seq), (2, 4, 5));
@@ -248,8 +268,8 @@ mod tests {
     fn max_age_ages_messages_out() {
         let mut s = stream(-1, 1);
         s.config.max_age = 5_000_000_000;
-        s.capture("s.a", None, Bytes::new(), T0);
-        s.capture("s.a", None, Bytes::new(), T0 + Duration::from_secs(3));
+        s.capture("s.a", PubHeaders::default(), Bytes::new(), T0).expect("stored");
+        s.capture("s.a", PubHeaders::default(), Bytes::new(), T0 + Duration::from_secs(3)).expect("stored");
         s.enforce_limits(T0 + Duration::from_secs(6));
         let state = s.state();
         assert_eq!((state.messages, state.first_seq), (1, 2));
