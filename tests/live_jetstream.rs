@@ -105,7 +105,7 @@ async fn five_stored_three_acked(server: &NatsServer, stream_name: &str) {
         assert_eq!(message.stream_seq, expected);
         ack(&transport, &message).await;
     }
-    ack_floor_reaches(&mut reader, 3).await;
+    ack_floor_reaches(&reader, 3).await;
 }
 
 /// The server back on its port and store: the stream as it was before.
@@ -147,7 +147,7 @@ async fn the_stream_and_the_consumer_survive_a_kill_9_and_resume_at_or_before_th
         assert_eq!(message.payload, joined(&format!("u{expected}")));
         ack(&transport, &message).await;
     }
-    ack_floor_reaches(&mut reader, 5).await;
+    ack_floor_reaches(&reader, 5).await;
     // The duplicate window survives too: a republish of an id is still dropped.
     let republished = publish_acked(&transport, JOINED, joined("u5"), "id-5").await;
     assert!(republished.duplicate && republished.seq == 5, "{republished:?}");
@@ -373,4 +373,66 @@ async fn an_enqueue_with_no_db_service_is_held_and_sent_once_one_answers() {
     let rows = &dump.table("outbound_messages").unwrap().rows;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0][2], serde_json::json!("held line"));
+}
+
+/// What a crash between the commit and the acks leaves: a database that has
+/// applied messages the consumer will deliver again. Played here by a second
+/// consumer (a fresh durable, so the server delivers the whole stream again)
+/// over the first one's database: every delivery is at or below the applied
+/// sequence, so each is skipped and acked, and the database does not change.
+#[tokio::test]
+async fn deliveries_the_database_already_applied_are_skipped() {
+    use rosey::delivery::Delivery;
+    use rosey::service::ServiceConfig;
+    use rosey::store::Store;
+
+    let (server, _store_dir) = jetstream_server();
+    let db = tempfile::tempdir().unwrap();
+    let path = db.path().join("applied.db");
+    let config = |durable: &str| {
+        let mut config = ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() };
+        config.jetstream.consumer.durable_name = durable.into();
+        config
+    };
+    let client = connect(&server.url(), "client").await;
+
+    let first = service(&server.url(), Store::open(&path, 1_731_000_000).unwrap(), config("first")).await;
+    let body = async {
+        first.ready.await.unwrap();
+        for n in 0..5 {
+            publish_acked(&client, JOINED, joined(&format!("user{n}")), &format!("j{n}")).await;
+        }
+        read_after_the_stream(&client).await;
+        first.stop.send(()).unwrap();
+    };
+    let ((report, store), ()) = tokio::join!(first.run, body);
+    assert_eq!((report.applied_seq, report.redelivered), (5, 0), "{report:?}");
+    let before = store.dump().unwrap();
+    drop(store);
+
+    let second = service(&server.url(), Store::open(&path, 1_731_000_000).unwrap(), config("second")).await;
+    let body = async {
+        second.ready.await.unwrap();
+        // The second consumer acks what it skips: its ack floor says when all five came.
+        let jetstream = async_nats::jetstream::new(client.client().clone());
+        eventually("the second consumer acknowledges the whole stream", || async {
+            let stream = jetstream.get_stream(rosey::delivery::DEFAULT_STREAM).await.ok()?;
+            let consumer: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer("second").await.ok()?;
+            (consumer.cached_info().ack_floor.stream_sequence == 5).then_some(())
+        })
+        .await;
+        second.stop.send(()).unwrap();
+    };
+    let ((report, store), ()) = tokio::join!(second.run, body);
+    assert_eq!((report.applied_seq, report.redelivered), (5, 5), "{report:?}");
+    assert_eq!(report.applied_total(), 0, "a skipped delivery applies nothing: {report:?}");
+    assert_eq!(store.dump().unwrap(), before, "nothing applied twice");
+}
+
+/// A read, answered once the db-service has applied the stream up to it.
+async fn read_after_the_stream(reader: &NatsTransport) {
+    use rosey::contract::{Command, RecentChatGet, Request};
+    let read = Command::Request(Request::RecentChat(RecentChatGet { limit: 1, at_ms: None }));
+    let reply = reader.request(read.subject().as_str(), Bytes::from(read.encode()), DEADLINE).await;
+    assert!(reply.is_ok(), "the read: {reply:?}");
 }

@@ -27,13 +27,13 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rosey::delivery::DEFAULT_STREAM;
 use rosey::store::{DbDump, Store};
 use rosey::transport::{StreamState, Transport};
 use rosey_sim::nats_server::NatsServer;
-use support::{connect, direct_dump, fixture_path, load_fixture, Logged};
+use support::{connect, direct_dump, fixture_path, load_fixture, wait_until, Logged};
 use tempfile::TempDir;
 
 /// Long enough for a process start, a log line, a reconnect.
@@ -109,16 +109,11 @@ impl Setup {
     /// Waits until the db-service has applied [`KILL_AT`] sequences while
     /// the bot is still replaying; returns what it had applied.
     fn mid_replay(&self, bot: &mut Logged) -> u64 {
-        let deadline = Instant::now() + REPLAY;
-        loop {
-            let applied = self.applied_seq();
-            assert!(bot.is_running(), "the bot finished before the fault: applied {applied}");
-            if applied >= KILL_AT {
-                return applied;
-            }
-            assert!(Instant::now() < deadline, "the db-service applied only {applied} in {REPLAY:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(&format!("the db-service has applied {KILL_AT} stream sequences"), REPLAY, || {
+            assert!(bot.is_running(), "the bot finished before the fault: applied {}", self.applied_seq());
+            self.applied_seq() >= KILL_AT
+        });
+        self.applied_seq()
     }
 
     /// The stream as the server sees it now.
@@ -201,17 +196,10 @@ fn finish(setup: &Setup, bot: Logged, mut service: Logged, applied_at_fault: u64
         stream.last_seq
     );
 
-    let deadline = Instant::now() + REPLAY;
-    while setup.applied_seq() < stream.last_seq {
+    wait_until(&format!("the db-service has applied the stream's {} sequences", stream.last_seq), REPLAY, || {
         assert!(service.is_running(), "the db-service exited:\n{}", service.log.join("\n"));
-        assert!(
-            Instant::now() < deadline,
-            "the db-service applied {} of {} in {REPLAY:?}",
-            setup.applied_seq(),
-            stream.last_seq
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        setup.applied_seq() >= stream.last_seq
+    });
     service.signal("TERM");
     let (status, report, log) = service.finish_within(STEP, "the db-service");
     assert!(status.success(), "the db-service: {status:?}\n{log}");
@@ -301,11 +289,11 @@ fn kill_9_of_nats_server_mid_replay_loses_nothing_and_applies_nothing_twice() {
     bot.wait_since(bot_mark, "[NATS] connected", STEP);
     service.wait_since(service_mark, "[NATS] connected", STEP);
     let measured = finish(&setup, bot, service, applied_at_fault);
+    // How many committed messages come back depends on where the kill lands
+    // (0 to over 1,000 measured): printed, not asserted. That they are
+    // skipped is proved deterministically in live_jetstream.rs
+    // (`deliveries_the_database_already_applied_are_skipped`).
     report("nats-server kill -9", &measured);
-    assert!(
-        measured.redelivered > 0,
-        "no acknowledged message came back after the kill -9, so the skip was not exercised"
-    );
 }
 
 /// (b) The db-service is killed (SIGKILL) mid-replay; once the bot has

@@ -37,14 +37,8 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut probe:
 /// # Panics
 ///
 /// When the consumer's info fails, or [`DEADLINE`] passes first.
-pub async fn ack_floor_reaches(consumer: &mut impl StreamConsumer, floor: u64) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let now = consumer.ack_floor().await.expect("the consumer's info");
-        if now == floor {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the ack floor is {now}, not {floor}, after {DEADLINE:?}");
-        tokio::time::sleep(POLL).await;
-    }
+pub async fn ack_floor_reaches(consumer: &impl StreamConsumer, floor: u64) {
+    let what = format!("the ack floor reaching {floor}");
+    eventually(&what, || async { (consumer.ack_floor().await.expect("the consumer's info") == floor).then_some(()) })
+        .await;
 }

@@ -700,7 +700,7 @@ async fn js_the_durable_consumer_redelivers_what_is_not_acked<B: Bus>(bus: &mut 
     for message in [&first[0], &first[1], &first[3]] {
         ack(&client, message).await;
     }
-    ack_floor_reaches(&mut consumer, 2).await;
+    ack_floor_reaches(&consumer, 2).await;
 
     let again = [next_message(&mut consumer).await, next_message(&mut consumer).await];
     let waited = delivered_at.elapsed();
@@ -713,7 +713,7 @@ async fn js_the_durable_consumer_redelivers_what_is_not_acked<B: Bus>(bus: &mut 
     for message in &again {
         ack(&client, message).await;
     }
-    ack_floor_reaches(&mut consumer, 5).await;
+    ack_floor_reaches(&consumer, 5).await;
     // Nothing acked comes back: the passage of two more ack_waits is the point.
     tokio::time::sleep(ACK_WAIT * 2).await;
     client.round_trip().await.unwrap();
@@ -747,7 +747,7 @@ async fn js_file_storage_survives_a_restart<B: Bus>(bus: &mut B) {
         ack(&client, &message).await;
     }
     assert_eq!(next_message(&mut consumer).await.stream_seq, 4, "delivered, never acked");
-    ack_floor_reaches(&mut consumer, 3).await;
+    ack_floor_reaches(&consumer, 3).await;
 
     bus.restart().await;
     let state =
@@ -766,7 +766,7 @@ async fn js_file_storage_survives_a_restart<B: Bus>(bus: &mut B) {
     // (4 waits for its ack_wait).
     assert_eq!(after[0], (4, 2));
     assert_eq!(after[1].0, 5);
-    ack_floor_reaches(&mut consumer, 5).await;
+    ack_floor_reaches(&consumer, 5).await;
 }
 
 // ---------------------------------------------------------------- sim only
@@ -958,7 +958,7 @@ fn sim_js_store_counts_what_it_did() -> turmoil::Result {
         assert_eq!((again.stream_seq, again.delivered), (1, 2));
         ack(&client, &again).await;
         client.publish("$JS.ACK.EVENTS.db.x.1.1.1.1", Bytes::from_static(ACK_PAYLOAD)).await?;
-        ack_floor_reaches(&mut consumer, 2).await;
+        ack_floor_reaches(&consumer, 2).await;
         let counted = stats.stats();
         let seen = (counted.stored, counted.duplicates, counted.acks, counted.ignored_acks, counted.redelivered);
         assert_eq!(seen, (2, 1, 2, 1, 1), "{counted:?}");

@@ -338,7 +338,7 @@ mod tests {
         fn try_next(&mut self) -> Option<StreamMessage> {
             None
         }
-        async fn ack_floor(&mut self) -> Result<u64, TransportError> {
+        async fn ack_floor(&self) -> Result<u64, TransportError> {
             Ok(0)
         }
     }

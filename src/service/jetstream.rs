@@ -15,9 +15,9 @@
 //! lost with a connection comes back after the ack wait, possibly behind
 //! newer ones. So the service applies in stream order: a delivery past the
 //! next expected sequence is kept (unacked) until the missing ones have been
-//! redelivered and applied, then applied after them. The expected sequence skips what the
-//! server no longer has (the stream's limits remove from the front) and what
-//! the consumer already counts as acknowledged.
+//! redelivered and applied, then applied after them. The expected sequence
+//! skips what the server no longer has (the stream's limits remove from the
+//! front) and what the consumer already counts as acknowledged.
 //!
 //! Requests: `outbound.get` and `recent_chat.get` must see every mark and
 //! chat line the server stored before them, or a redelivered mark could let
@@ -58,7 +58,7 @@ const SETUP_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Runs a setup step until the server answers it: a server that restarts
 /// while the service starts is waited out (it is there again in seconds),
 /// but an answer, such as "no JetStream", is final.
-async fn until_answered<T, F: std::future::Future<Output = Result<T, TransportError>>>(
+async fn until_answered<T, F: Future<Output = Result<T, TransportError>>>(
     what: &str,
     mut step: impl FnMut() -> F,
 ) -> Result<T, TransportError> {
@@ -111,15 +111,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             self.store.prepare_delivery().and_then(|()| self.store.applied_stream_seq(&stream)).map_err(|error| {
                 TransportError::Other(format!("cannot read the applied stream sequence from the database: {error}"))
             })?;
-        let ack_floor = loop {
-            match consumer.ack_floor().await {
-                Err(error @ (TransportError::TimedOut | TransportError::Disconnected(_))) => {
-                    tracing::warn!(%error, "[NATS] cannot read the consumer yet; retrying");
-                    tokio::time::sleep(SETUP_RETRY).await;
-                }
-                other => break other?,
-            }
-        };
+        let ack_floor = until_answered("read the consumer", || consumer.ack_floor()).await?;
         if ack_floor > applied {
             tracing::warn!(
                 applied,
@@ -299,13 +291,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     /// Whether the sequences between the expected one and `seq` can no
     /// longer arrive (removed by the stream's limits, or acknowledged before
     /// this database): then `progress.floor` moves up to `seq`.
-    async fn hole_is_gone(
-        &mut self,
-        seq: u64,
-        consumer: &mut T::Consumer,
-        stream: &str,
-        progress: &mut Progress,
-    ) -> bool {
+    async fn hole_is_gone(&mut self, seq: u64, consumer: &T::Consumer, stream: &str, progress: &mut Progress) -> bool {
         let first_seq = match self.transport.stream_state(stream).await {
             Ok(state) => state.first_seq,
             Err(error) => {

@@ -140,7 +140,7 @@ pub trait StreamConsumer {
 
     /// The highest stream sequence the server counts as acknowledged: what is
     /// at or below it will not be delivered again.
-    fn ack_floor(&mut self) -> impl Future<Output = Result<u64, TransportError>>;
+    fn ack_floor(&self) -> impl Future<Output = Result<u64, TransportError>>;
 }
 
 #[cfg(test)]

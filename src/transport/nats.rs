@@ -396,7 +396,7 @@ impl StreamConsumer for NatsConsumer {
         }
     }
 
-    async fn ack_floor(&mut self) -> Result<u64, TransportError> {
+    async fn ack_floor(&self) -> Result<u64, TransportError> {
         let info =
             self.consumer.get_info().await.map_err(|e| TransportError::Other(format!("consumer info failed: {e}")))?;
         Ok(info.ack_floor.stream_sequence)

@@ -163,22 +163,7 @@ impl Logged {
     /// Waits until a log line contains `text`, at most `limit`; fails with
     /// the log so far past that, or when the process ends first.
     pub fn wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
-        let deadline = std::time::Instant::now() + limit;
-        if let Some(line) = self.log.iter().find(|line| line.contains(text)) {
-            return line.clone();
-        }
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no log line with {text:?} within {limit:?}; the log:\n{}", self.log.join("\n")),
-            }
-        }
+        self.wait_since(0, text, limit)
     }
 
     /// A mark in the log: what [`Logged::wait_since`] looks after. Take it
@@ -254,8 +239,7 @@ impl Logged {
 impl Drop for Logged {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.kill();
         }
     }
 }

@@ -75,7 +75,7 @@ impl StreamConsumer for SimConsumer {
         self.messages.try_recv().ok()
     }
 
-    async fn ack_floor(&mut self) -> Result<u64, TransportError> {
+    async fn ack_floor(&self) -> Result<u64, TransportError> {
         let subject = format!("$JS.API.CONSUMER.INFO.{}.{}", self.stream, self.name);
         let info: ConsumerInfoJson = api_request(&self.transport, &subject, Vec::new()).await?;
         Ok(info.ack_floor.stream_seq)
