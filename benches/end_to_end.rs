@@ -8,11 +8,13 @@
 //! - `direct`: `DirectLink` over a WAL file: each line is applied and
 //!   committed (its own transaction) before `send` returns.
 //! - `live`: the bot publishes the batch through `BusLink<NatsTransport>`,
-//!   then sends an `outbound.enqueue` request. A `DbService` (its own thread,
-//!   WAL file, group commit as shipped: `ServiceConfig::default()`) answers an
-//!   enqueue only after the commit that holds it, and it reads one
-//!   subscription in arrival order, so the reply proves every line of the
-//!   batch is committed. The time runs from the first `handle` to that reply.
+//!   then sends a `recent_chat.get` request. A `DbService` (its own thread,
+//!   WAL file, group commit as shipped: `ServiceConfig::default()`) serves
+//!   chat and `recent_chat.get` on one lane in arrival order and replies
+//!   after the commit that holds everything before the request, so the reply
+//!   proves every line of the batch is committed. (An enqueue would not: the
+//!   outbound queue's commands are served ahead of a backlog of chat.) The
+//!   time runs from the first `handle` to that reply.
 //! - `sim`: the same over the simulated bus inside turmoil (bus, db-service
 //!   and bot hosts): the wall time of simulating it, every host's work and
 //!   turmoil's stepping included, all on this one thread.
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use rosey::contract::{Command, EnqueueRequest, RecentChatGet, Reply, Request};
+use rosey::contract::{Command, RecentChatGet, Reply, Request};
 use rosey::delivery::DEFAULT_ACK_WINDOW;
 use rosey::link::{BusLink, DbLink, Outbox};
 use rosey::transport::Transport;
@@ -49,11 +51,9 @@ fn batch_size() -> u64 {
 enum Confirm {
     /// Direct mode: `send` returns after the commit.
     None,
-    /// Core NATS: an enqueue, answered after the commit that holds it, on
-    /// the subscription that delivered the batch before it.
-    Enqueue,
-    /// JetStream: a read, answered once the stream is applied up to the
-    /// last sequence it held when the read arrived.
+    /// A `recent_chat.get`. Core: answered after the commit that holds
+    /// every chat line before it on its lane. JetStream: answered once the
+    /// stream is applied up to the last sequence it held when the read arrived.
     Read,
 }
 
@@ -68,13 +68,6 @@ async fn batch<L: DbLink>(feed: &mut Feed, link: &L, lines: u64, confirm: Confir
     }
     match confirm {
         Confirm::None => {}
-        Confirm::Enqueue => {
-            let enqueue = EnqueueRequest { message: "e2e".into(), at_ms: Some(at_ms), request_id: None };
-            match link.request(Command::Request(Request::Enqueue(enqueue)), CONFIRM_TIMEOUT).await {
-                Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {}
-                other => panic!("the batch was not confirmed: {other:?}"),
-            }
-        }
         Confirm::Read => {
             link.before_read(CONFIRM_TIMEOUT).await.expect("the stream acknowledges the batch");
             let read = Command::Request(Request::RecentChat(RecentChatGet { limit: 1, at_ms: None }));
@@ -132,7 +125,7 @@ fn end_to_end(c: &mut Criterion) {
         (link, feed)
     });
     group.bench_function(BenchmarkId::new("live", "chat"), |b| {
-        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &link, iters, lines, Confirm::Enqueue)))
+        b.iter_custom(|iters| runtime.block_on(batches(&mut feed, &link, iters, lines, Confirm::Read)))
     });
     let report = service.stop();
 
@@ -170,7 +163,7 @@ async fn sim_bot((mut jobs, done): Jobs<u64>, lines: u64) -> HostResult {
     let (mut feed, opening) = Feed::new();
     send_all(&link, opening).await;
     while let Some(iters) = jobs.recv().await {
-        done.set(Some(batches(&mut feed, &link, iters, lines, Confirm::Enqueue).await));
+        done.set(Some(batches(&mut feed, &link, iters, lines, Confirm::Read).await));
     }
     Ok(())
 }

@@ -358,3 +358,72 @@ impl<T: Transport> DbLink for KillingLink<T> {
         self.inner.request(command, timeout).await
     }
 }
+
+/// What a service on `url` reports of itself (`rosey.db.service.stats`).
+async fn stats_of(client: &impl Transport) -> rosey::service::ServiceStats {
+    let reply = client
+        .request(rosey::contract::SERVICE_STATS, Bytes::from_static(b"{}"), Duration::from_secs(10))
+        .await
+        .expect("the db-service answers its counters");
+    serde_json::from_slice(&reply.payload).expect("counters as JSON")
+}
+
+/// A burst of 20,000 chat lines, then an enqueue and a poll, against a
+/// service with a slow disk (30 ms per commit: the burst takes it ~600 ms).
+/// Returns the poll's rows and the service's counters right after its reply.
+async fn poll_behind_a_burst(
+    config: ServiceConfig,
+) -> (Vec<rosey::contract::OutboundRow>, rosey::service::ServiceStats) {
+    const LINES: usize = 20_000;
+    let server = NatsServer::start();
+    let store = Store::open_in_memory(T0).unwrap();
+    let svc = slow_service(&server.url(), store, config, Duration::from_millis(30)).await;
+    let client = connect(&server.url(), "client").await;
+    let body = async {
+        svc.ready.await.unwrap();
+        for n in 0..LINES {
+            let line = json!({"username": "amy", "message": format!("line {n}"), "at_ms": T0 * 1000});
+            client.publish(Subject::MessageLog.as_str(), Bytes::from(line.to_string())).await.unwrap();
+        }
+        let ask = |subject: Subject, payload: serde_json::Value| {
+            let client = &client;
+            async move {
+                let reply = client
+                    .request(subject.as_str(), Bytes::from(payload.to_string()), Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                Reply::decode(subject, &reply.payload).unwrap()
+            }
+        };
+        ask(Subject::OutboundEnqueue, json!({"message": "behind the burst", "at_ms": T0 * 1000})).await;
+        let Reply::Outbound(rows) = ask(Subject::OutboundGet, json!({"at_ms": T0 * 1000})).await else {
+            panic!("outbound rows")
+        };
+        let stats = stats_of(&client).await;
+        svc.stop.send(()).unwrap();
+        (rows, stats)
+    };
+    let ((report, _), (rows, stats)) = tokio::join!(svc.run, body);
+    assert_eq!(report.applied[Subject::MessageLog.as_str()], LINES as u64, "every line applied by the end");
+    (rows, stats)
+}
+
+/// The outbound lane: a poll behind a backlog of chat is answered before the
+/// backlog is applied, and it reflects the enqueue sent before it.
+#[tokio::test]
+async fn a_poll_is_answered_ahead_of_a_chat_backlog() {
+    let (rows, stats) = poll_behind_a_burst(ServiceConfig::default()).await;
+    assert_eq!(rows.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["behind the burst"]);
+    let applied = stats.applied.get(Subject::MessageLog.as_str()).copied().unwrap_or(0);
+    assert!(applied < 20_000, "the poll waited for the whole backlog: {stats:?}");
+    assert!(stats.backlog > 0, "{stats:?}");
+}
+
+/// v0.5.0's order (one queue): the same poll waits for every line before it.
+#[tokio::test]
+async fn without_the_outbound_lane_the_poll_waits_for_the_backlog() {
+    let config = ServiceConfig { outbound_lane: false, ..ServiceConfig::default() };
+    let (rows, stats) = poll_behind_a_burst(config).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(stats.applied[Subject::MessageLog.as_str()], 20_000, "{stats:?}");
+}

@@ -71,7 +71,12 @@ async fn every_sent_command_is_applied_and_proven() {
     assert_eq!((report.tail_checked, report.tail_missing), (report.chat_lines.min(1_000), 0));
     let recent = store.dump().unwrap().table("recent_chat").unwrap().rows.len() as u64;
     assert_eq!(recent, report.chat_lines);
-    assert_ordered("outbound.get", &report.get_latency);
+    assert_eq!((report.dropped, report.unaccounted), (0, 0), "{report}");
+    assert!(report.counters);
+    assert_ordered("outbound.get during", &report.get_during);
+    assert_ordered("outbound.get after", &report.get_after);
+    assert!(report.get_after.count >= 50, "{report}");
+    assert_eq!(report.polls_failed_during + report.polls_failed_after, 0, "{report}");
     assert_ordered("event -> applied", &report.applied_latency);
     assert!(report.until_applied >= report.sending);
     let text = report.to_string();
@@ -95,6 +100,37 @@ async fn max_rate_proves_everything_it_sent() {
     assert!(report.chat_lines > 0);
     assert_eq!(report.applied, report.sent, "{report}");
     assert_eq!(service_report.applied.get(Subject::MessageLog.as_str()).copied(), Some(report.chat_lines));
+    assert!(report.backlog_peak <= report.sent);
+}
+
+/// A db-service too slow for the flood, with a small backlog: what it
+/// cannot hold is dropped, and the loadtest reports exactly what the
+/// service dropped, with applied + dropped = sent (nothing vanishes unseen).
+#[tokio::test]
+async fn an_overloaded_service_drops_visibly_and_the_loadtest_counts_it() {
+    let server = NatsServer::start();
+    let config = ServiceConfig { max_backlog: 200, ..ServiceConfig::default() };
+    let svc = slow_service(&server.url(), Store::open_in_memory(T0).unwrap(), config, Duration::from_millis(50)).await;
+    let args = args("chat=1", Rate::PerSecond(20_000), Duration::from_millis(500));
+    let settings = settings(&server.url());
+    let body = async {
+        svc.ready.await.unwrap();
+        let report = loadtest(&settings, &args, std::future::pending()).await.expect("the loadtest runs");
+        svc.stop.send(()).unwrap();
+        report
+    };
+    let ((service_report, store), report) = tokio::join!(svc.run, body);
+    assert!(report.dropped > 0, "50 ms per commit cannot keep up with 20,000/s: {report}");
+    assert_eq!(report.dropped, service_report.dropped_total(), "{report}");
+    assert_eq!(report.applied + report.dropped, report.sent, "{report}");
+    assert_eq!(report.unaccounted, 0);
+    let stored = store.dump().unwrap().table("recent_chat").unwrap().rows.len() as u64;
+    assert_eq!(
+        stored + service_report.dropped.get(Subject::MessageLog.as_str()).copied().unwrap_or(0),
+        report.chat_lines
+    );
+    assert!(report.to_string().contains("DROPPED"), "{report}");
+    assert!(report.service_backlog_peak <= 200, "the backlog is bounded: {report}");
 }
 
 /// Nobody serves the database: a clear error instead of numbers.
@@ -131,7 +167,7 @@ fn the_binary_prints_throughput_and_percentiles() {
     });
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr));
-    for needle in ["sent", "applied", "outbound.get round trip", "p50", "p99.9", "max"] {
+    for needle in ["sent", "applied", "dropped", "backlog", "outbound.get during", "outbound.get after", "p99.9"] {
         assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
     }
 }

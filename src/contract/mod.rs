@@ -23,4 +23,4 @@ pub use payload::{
     DEFAULT_OUTBOUND_LIMIT, DEFAULT_RECENT_CHAT_LIMIT, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use reply::Reply;
-pub use subject::{Subject, SUBJECT_PREFIX, WILDCARD};
+pub use subject::{Subject, OUTBOUND_PREFIX, SERVICE_STATS, SUBJECT_PREFIX, WILDCARD};

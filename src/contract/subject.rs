@@ -6,6 +6,15 @@ pub const SUBJECT_PREFIX: &str = "rosey.db.";
 /// The subscription that sees every db-service subject.
 pub const WILDCARD: &str = "rosey.db.>";
 
+/// Every subject of the outbound queue (its marks and its requests) starts
+/// with this, and no other does: the db-service serves them on their own lane.
+pub const OUTBOUND_PREFIX: &str = "rosey.db.messages.outbound.";
+
+/// A request the db-service answers itself, with its counters as JSON
+/// ([`ServiceStats`](crate::service::ServiceStats)): not a store command, so
+/// not a [`Subject`]. Added by this project; a v0.5.0 service has no responder.
+pub const SERVICE_STATS: &str = "rosey.db.service.stats";
+
 /// A db-service subject. The enum keeps the set closed: a subject string that
 /// is not here is not ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +93,12 @@ impl Subject {
         )
     }
 
+    /// Whether the subject belongs to the outbound queue: its answers depend
+    /// on these commands only, never on chat, joins, counts or status.
+    pub fn is_outbound(self) -> bool {
+        self.as_str().starts_with(OUTBOUND_PREFIX)
+    }
+
     /// Whether the subject exists in v0.5.0 (the others are this project's additions).
     pub const fn in_v05(self) -> bool {
         !matches!(self, Subject::OutboundMarkFailed | Subject::OutboundEnqueue)
@@ -121,5 +136,16 @@ mod tests {
             assert_eq!(Subject::parse(subject.as_str()), Some(subject));
         }
         assert_eq!(Subject::parse("rosey.db.user"), None);
+    }
+
+    #[test]
+    fn the_outbound_lane_is_exactly_the_outbound_queue() {
+        let outbound: Vec<Subject> = Subject::ALL.into_iter().filter(|s| s.is_outbound()).collect();
+        assert_eq!(
+            outbound,
+            [Subject::OutboundMarkSent, Subject::OutboundMarkFailed, Subject::OutboundGet, Subject::OutboundEnqueue]
+        );
+        assert!(!SERVICE_STATS.starts_with(OUTBOUND_PREFIX) && SERVICE_STATS.starts_with(SUBJECT_PREFIX));
+        assert_eq!(Subject::parse(SERVICE_STATS), None, "answered by the service, not a store command");
     }
 }

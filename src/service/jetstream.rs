@@ -34,7 +34,7 @@ use bytes::Bytes;
 use super::runtime::{Applied, DbService, ServiceReport};
 use super::CommitMode;
 use crate::clock::Clock;
-use crate::contract::{Reply, Subject};
+use crate::contract::{Reply, Subject, SERVICE_STATS};
 use crate::store::Store;
 use crate::trace::TraceEvent;
 use crate::transport::{
@@ -126,6 +126,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         let mut gets = self.transport.subscribe(Subject::OutboundGet.as_str(), group.as_deref()).await?;
         let mut enqueues = self.transport.subscribe(Subject::OutboundEnqueue.as_str(), group.as_deref()).await?;
         let mut recents = self.transport.subscribe(Subject::RecentChatGet.as_str(), group.as_deref()).await?;
+        let mut stats = self.transport.subscribe(SERVICE_STATS, group.as_deref()).await?;
         if let Err(error) = self.transport.round_trip().await {
             tracing::warn!(%error, "[NATS] subscriptions not confirmed yet; serving anyway");
         }
@@ -156,6 +157,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 Some(request) = gets.next() => self.read_request(request, &stream, &mut progress, &mut parked).await,
                 Some(request) = recents.next() => self.read_request(request, &stream, &mut progress, &mut parked).await,
                 Some(request) = enqueues.next() => self.write_request(request).await,
+                Some(request) = stats.next() => {
+                    let backlog = match self.transport.stream_state(&stream).await {
+                        Ok(state) => state.last_seq.saturating_sub(progress.applied),
+                        Err(_) => 0,
+                    };
+                    self.answer_stats(&request, backlog).await;
+                }
                 delivery = consumer.next() => match delivery {
                     Ok(first) => {
                         self.stream_batch(first, &mut consumer, &stream, &mut progress, &mut early).await;
@@ -362,7 +370,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     async fn answer(&mut self, request: BusMessage) {
         let reply = match self.apply_payload(&request.subject, &request.payload) {
             Applied::Malformed(reply) => Some(reply),
-            Applied::Done { reply, .. } => reply,
+            Applied::Done { reply } => reply,
         };
         if let (Some(reply_to), Some(reply)) = (&request.reply, reply) {
             self.reply(reply_to, reply).await;

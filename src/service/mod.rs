@@ -6,9 +6,12 @@
 
 mod apply_command;
 mod jetstream;
+mod lanes;
 mod runtime;
 
 pub use apply_command::{apply_command, command_now};
+pub use lanes::DEFAULT_MAX_BACKLOG;
 pub use runtime::{
-    CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, DEFAULT_DRAIN_TIMEOUT, DEFAULT_QUEUE_GROUP,
+    CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, ServiceStats, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_QUEUE_GROUP,
 };

@@ -1,15 +1,19 @@
-//! The db-service loop: subscribe, apply in arrival order, commit in groups,
-//! answer requests.
+//! The db-service loop: subscribe, apply in arrival order per lane, commit in
+//! groups, answer requests.
 //!
 //! v0.5.0 committed (and fsync'd) once per event, so under a chat burst an
 //! `outbound.get` waited behind thousands of commits and the bot's 2 s request
 //! timed out (defect 4). Here one subscription to `rosey.db.>` keeps arrival
-//! order across all subjects; whatever has already arrived is applied inside
-//! one transaction (one savepoint per command, so a failing command is rolled
-//! back alone) and committed once. Reads are answered the moment they are
-//! reached, from the open transaction, which already holds every effect
-//! received before them; write requests (enqueue) are answered after the
-//! commit that makes them durable.
+//! order across all subjects; what has arrived is sorted into two lanes (see
+//! [`lanes`](super::lanes): the outbound queue's commands, and the rest), the
+//! outbound lane is served first, and events are applied in chunks between
+//! looks at the subscription, so a poll waits for at most one chunk of chat,
+//! never for the backlog. Everything served between two commits shares one
+//! transaction (one savepoint per command, so a failing command is rolled back
+//! alone). Reads are answered the moment they are reached, from the open
+//! transaction, which already holds every effect received before them on
+//! their lane; write requests (enqueue) are answered after the commit that
+//! makes them durable, which comes as soon as the outbound lane is served.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,9 +21,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::lanes::{Lanes, DEFAULT_MAX_BACKLOG};
 use super::{apply_command, command_now};
 use crate::clock::Clock;
-use crate::contract::{Command, Reply, Request, WILDCARD};
+use crate::contract::{Command, Reply, SERVICE_STATS, WILDCARD};
 use crate::delivery::{Delivery, JetStreamSettings};
 use crate::store::Store;
 use crate::trace::{Trace, TraceEvent};
@@ -32,6 +37,10 @@ pub const DEFAULT_QUEUE_GROUP: &str = "rosey-db";
 /// for a healthy server to answer, short enough that `systemctl stop` does
 /// not hang when the server is gone.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Events applied between two looks at the subscription for outbound
+/// commands: a poll behind a flood waits for one chunk (tens of microseconds).
+const EVENT_CHUNK: usize = 64;
 
 /// How the service commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +66,12 @@ pub struct ServiceConfig {
     pub delivery: Delivery,
     /// The stream and consumer, with `Delivery::Jetstream`.
     pub jetstream: JetStreamSettings,
+    /// Core delivery: the most events waiting to be applied; past it an
+    /// arriving event is dropped, counted and logged (a slow consumer).
+    pub max_backlog: usize,
+    /// Serve the outbound queue's commands ahead of a backlog of events
+    /// ([`lanes`](super::lanes)); `false` serves one queue, as v0.5.0.
+    pub outbound_lane: bool,
 }
 
 impl Default for ServiceConfig {
@@ -68,16 +83,24 @@ impl Default for ServiceConfig {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             delivery: Delivery::Core,
             jetstream: JetStreamSettings::default(),
+            max_backlog: DEFAULT_MAX_BACKLOG,
+            outbound_lane: true,
         }
     }
 }
 
 impl ServiceConfig {
     /// v0.5.0's service: no queue group (every instance sees, and applies,
-    /// every event) and one commit per command. Kept so the simulator can
-    /// show what those choices cost.
+    /// every event), one commit per command, and polls served in arrival
+    /// order behind every event. Kept so the simulator can show what those
+    /// choices cost.
     pub fn v0_5() -> ServiceConfig {
-        ServiceConfig { queue_group: None, commit: CommitMode::PerCommand, ..ServiceConfig::default() }
+        ServiceConfig {
+            queue_group: None,
+            commit: CommitMode::PerCommand,
+            outbound_lane: false,
+            ..ServiceConfig::default()
+        }
     }
 }
 
@@ -100,11 +123,56 @@ pub struct ServiceReport {
     pub gaps: u64,
     /// The highest stream sequence applied, with JetStream.
     pub applied_seq: u64,
+    /// Core delivery: commands dropped because the backlog was full, by subject.
+    pub dropped: BTreeMap<String, u64>,
+    /// Core delivery: the most events that waited to be applied at once.
+    pub backlog_peak: u64,
 }
 
 impl ServiceReport {
     pub fn applied_total(&self) -> u64 {
         self.applied.values().sum()
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+/// The service's counters, as the [`SERVICE_STATS`] reply carries them: how
+/// `rosey loadtest` learns what was applied and dropped, and how far behind
+/// the service is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceStats {
+    /// `core` or `jetstream`.
+    pub delivery: String,
+    /// Commands applied, by subject (a well-formed command the store turns
+    /// into nothing, such as a `[server]` line, counts).
+    pub applied: BTreeMap<String, u64>,
+    pub malformed: BTreeMap<String, u64>,
+    /// Core: dropped because the backlog was full.
+    pub dropped: BTreeMap<String, u64>,
+    pub store_errors: u64,
+    pub commits: u64,
+    /// Commands received (core) or stored in the stream (JetStream) and not applied yet.
+    pub backlog: u64,
+    /// Core: the most events that waited at once.
+    pub backlog_peak: u64,
+    /// JetStream: the highest stream sequence applied.
+    pub applied_seq: u64,
+}
+
+impl ServiceStats {
+    pub fn applied_total(&self) -> u64 {
+        self.applied.values().sum()
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    pub fn malformed_total(&self) -> u64 {
+        self.malformed.values().sum()
     }
 }
 
@@ -122,6 +190,8 @@ pub struct DbService<T: Transport, C: Clock> {
     trace: Option<(Trace, i64)>,
     commit_delay: Option<CommitDelay>,
     pub(super) ready: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Core delivery's two queues.
+    lanes: Lanes,
 }
 
 /// What applying one payload did.
@@ -129,7 +199,7 @@ pub(super) enum Applied {
     /// Not a valid command: skipped, counted, logged; the reply says why.
     Malformed(Bytes),
     /// Applied (or rejected by the store and rolled back alone); `reply` for requests.
-    Done { command: Command, reply: Option<Bytes> },
+    Done { reply: Option<Bytes> },
 }
 
 impl<T: Transport, C: Clock> DbService<T, C> {
@@ -138,11 +208,12 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             transport,
             store,
             clock,
-            config,
             report: ServiceReport::default(),
             trace: None,
             commit_delay: None,
             ready: None,
+            lanes: Lanes::new(config.max_backlog, config.outbound_lane),
+            config,
         }
     }
 
@@ -202,15 +273,18 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let first = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                message = subscription.next() => match message {
-                    Some(message) => message,
-                    None => break,
-                },
-            };
-            self.batch(first, &mut subscription).await;
+            if self.lanes.is_empty() {
+                let first = tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    message = subscription.next() => match message {
+                        Some(message) => message,
+                        None => break,
+                    },
+                };
+                self.lanes.push(first);
+            }
+            self.batch(&mut subscription).await;
         }
         // Drain. After a round trip every message the server already routed
         // to us is in our buffer; all of it is applied and committed before we
@@ -224,9 +298,12 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 tracing::warn!(?drain, "[NATS] the server did not answer the drain in time; committing what arrived")
             }
         }
-        while let Some(message) = subscription.try_next() {
-            self.batch(message, &mut subscription).await;
+        self.lanes.take_waiting(&mut subscription);
+        while !self.lanes.is_empty() {
+            self.batch(&mut subscription).await;
         }
+        self.report.dropped = std::mem::take(&mut self.lanes.dropped);
+        self.report.backlog_peak = self.lanes.backlog_peak as u64;
         match tokio::time::timeout(drain, self.transport.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "[NATS] flush of the last replies failed"),
@@ -236,34 +313,79 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         Ok((self.report, self.store))
     }
 
-    /// Applies `first` and, in group mode, whatever else has already arrived,
-    /// then commits and sends the replies that wait for the commit.
-    async fn batch(&mut self, first: BusMessage, subscription: &mut T::Subscription) {
+    /// Serves the lanes until they are empty or the batch is full, outbound
+    /// lane first, in one transaction (group mode) or one command (v0.5.0's
+    /// per-command mode); then commits and sends the replies that wait for
+    /// the commit. A request ends the batch early: its reply waits for it.
+    async fn batch(&mut self, subscription: &mut T::Subscription) {
+        let (group, max_batch) = match self.config.commit {
+            CommitMode::Group { max_batch } => (true, max_batch.max(1)),
+            CommitMode::PerCommand => (false, 1),
+        };
+        if group {
+            if let Err(error) = self.store.begin_batch() {
+                tracing::error!(%error, "cannot open a transaction; applying commands alone");
+            }
+        }
         let mut after_commit = Vec::new();
-        match self.config.commit {
-            CommitMode::PerCommand => self.handle(first, &mut after_commit).await,
-            CommitMode::Group { max_batch } => {
-                if let Err(error) = self.store.begin_batch() {
-                    tracing::error!(%error, "cannot open a transaction; applying this command alone");
-                }
-                self.handle(first, &mut after_commit).await;
-                for _ in 1..max_batch {
-                    let Some(message) = subscription.try_next() else { break };
-                    self.handle(message, &mut after_commit).await;
-                }
-                if let Err(error) = self.store.commit_batch() {
-                    tracing::error!(%error, "commit failed: this batch is lost");
-                    let reply = Reply::Error(format!("commit failed: {error}")).encode();
-                    for (_, payload) in after_commit.iter_mut() {
-                        *payload = Bytes::from(reply.clone());
-                    }
-                }
+        let mut served = 0;
+        loop {
+            self.lanes.take_waiting(subscription);
+            if served >= max_batch || self.lanes.is_empty() {
+                break;
+            }
+            while served < max_batch {
+                let Some(message) = self.lanes.next_outbound() else { break };
+                self.handle(message, &mut after_commit).await;
+                served += 1;
+            }
+            if !after_commit.is_empty() {
+                break;
+            }
+            let chunk_end = (served + EVENT_CHUNK).min(max_batch);
+            while served < chunk_end && after_commit.is_empty() {
+                let Some(message) = self.lanes.next_event() else { break };
+                self.handle(message, &mut after_commit).await;
+                served += 1;
+            }
+            if !after_commit.is_empty() {
+                break;
+            }
+        }
+        if let Err(error) = self.store.commit_batch() {
+            tracing::error!(%error, "commit failed: this batch is lost");
+            let reply = Reply::Error(format!("commit failed: {error}")).encode();
+            for (_, payload) in after_commit.iter_mut() {
+                *payload = Bytes::from(reply.clone());
             }
         }
         self.committed().await;
         for (reply_to, payload) in after_commit {
             self.reply(&reply_to, payload).await;
         }
+    }
+
+    /// The counters now, for a [`SERVICE_STATS`] request.
+    fn stats(&self, backlog: u64) -> ServiceStats {
+        let dropped = if self.report.dropped.is_empty() { &self.lanes.dropped } else { &self.report.dropped };
+        ServiceStats {
+            delivery: self.config.delivery.to_string(),
+            applied: self.report.applied.clone(),
+            malformed: self.report.malformed.clone(),
+            dropped: dropped.clone(),
+            store_errors: self.report.store_errors,
+            commits: self.report.commits,
+            backlog,
+            backlog_peak: self.report.backlog_peak.max(self.lanes.backlog_peak as u64),
+            applied_seq: self.report.applied_seq,
+        }
+    }
+
+    /// Answers a [`SERVICE_STATS`] request (`backlog` as the delivery counts it).
+    pub(super) async fn answer_stats(&mut self, request: &BusMessage, backlog: u64) {
+        let Some(reply_to) = &request.reply else { return };
+        let payload = serde_json::to_vec(&self.stats(backlog)).expect("counters always serialize");
+        self.reply(reply_to, Bytes::from(payload)).await;
     }
 
     /// Counts a commit and pauses as the simulated disk says.
@@ -277,21 +399,26 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
     }
 
-    /// Decodes and applies one message. Read replies go out at once; write
-    /// replies are pushed to `after_commit`.
+    /// Decodes and applies one message. Inside a batch the reply waits in
+    /// `after_commit`, so no reply ever shows an effect a failed commit lost
+    /// (the batch ends as soon as a reply waits).
     async fn handle(&mut self, message: BusMessage, after_commit: &mut Vec<(String, Bytes)>) {
-        let (command, payload) = match self.apply_payload(&message.subject, &message.payload) {
+        if message.subject == SERVICE_STATS {
+            let backlog = self.lanes.backlog() as u64;
+            self.answer_stats(&message, backlog).await;
+            return;
+        }
+        let payload = match self.apply_payload(&message.subject, &message.payload) {
             Applied::Malformed(reply) => {
                 if let Some(reply_to) = &message.reply {
                     self.reply(reply_to, reply).await;
                 }
                 return;
             }
-            Applied::Done { command, reply } => (command, reply),
+            Applied::Done { reply } => reply,
         };
         let (Some(reply_to), Some(payload)) = (message.reply, payload) else { return };
-        let is_write = matches!(command, Command::Request(Request::Enqueue(_)));
-        if is_write && self.store.in_batch() {
+        if self.store.in_batch() {
             after_commit.push((reply_to, payload));
         } else {
             self.reply(&reply_to, payload).await;
@@ -325,7 +452,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 Some(Bytes::from(Reply::Error(error.to_string()).encode()))
             }
         };
-        Applied::Done { command, reply }
+        Applied::Done { reply }
     }
 
     pub(super) async fn reply(&mut self, reply_to: &str, payload: Bytes) {

@@ -51,11 +51,23 @@ pub async fn service(
     store: Store,
     config: ServiceConfig,
 ) -> ServiceHandle<impl Future<Output = (ServiceReport, Store)>> {
+    slow_service(url, store, config, std::time::Duration::ZERO).await
+}
+
+/// [`service`] with a pause of `per_commit` after every commit: a slow disk.
+pub async fn slow_service(
+    url: &str,
+    store: Store,
+    config: ServiceConfig,
+    per_commit: std::time::Duration,
+) -> ServiceHandle<impl Future<Output = (ServiceReport, Store)>> {
     let transport = connect(url, "test-db-service").await;
     let (ready_tx, ready) = oneshot::channel();
     let (stop, stop_rx) = oneshot::channel::<()>();
     let clock = FixedClock(1_731_000_000_000);
-    let service = DbService::new(transport, store, clock, config).with_ready(ready_tx);
+    let service = DbService::new(transport, store, clock, config)
+        .with_ready(ready_tx)
+        .with_commit_delay(Box::new(move || per_commit));
     let run = async move {
         service
             .run(async move {

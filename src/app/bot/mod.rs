@@ -150,7 +150,10 @@ async fn replay<L: DbLink>(
 /// The JetStream link: the stream is made sure of first (the bot may start
 /// before any db-service), so the bot fails at once on a server without
 /// JetStream. Message ids are `<instance>-<n>`, the instance a fresh nuid.
-async fn jetstream_link(settings: &Settings, transport: NatsTransport) -> crate::Result<BusLink<NatsTransport>> {
+pub(crate) async fn jetstream_link(
+    settings: &Settings,
+    transport: NatsTransport,
+) -> crate::Result<BusLink<NatsTransport>> {
     let jetstream = settings.jetstream();
     let state = transport.ensure_stream(&jetstream.stream).await?;
     let inbox = transport.client().new_inbox();

@@ -5,23 +5,26 @@
 //! # What is measured
 //!
 //! - **sent**: commands published by the unchanged [`Bot`](crate::bot::Bot)
-//!   through a hardened [`BusLink`](crate::link::BusLink), as the bot would
-//!   publish them (a `join` is two commands: `user.joined` and `stats.high_water`).
-//! - **applied**: commands the db-service is proven to have reached, by round
-//!   trips. Every `outbound.get` probe is published after the commands counted
-//!   before it, on the same connection; the service reads one subscription in
-//!   arrival order, so its reply proves it has applied everything counted
-//!   before the probe. A final probe after the last send covers the whole
-//!   run. Then one `recent_chat.get` checks the tail: the last (up to 1,000)
-//!   chat lines, which carry the run's id and a sequence number, must all be
-//!   in the database, in order; any missing there (a slow consumer dropped
-//!   them) are subtracted. With several db-services in one queue group the
-//!   order proof does not hold: point loadtest at one instance.
-//! - **outbound.get round trip**: every probe, timed from the request to its
-//!   reply, on the publishing connection (where the bot's own poll waits).
-//! - **event → applied**: for each answered probe, the age of the oldest
-//!   command it proved applied (the first sent after the previous probe). It
-//!   includes up to one probe interval of waiting for the probe to be sent.
+//!   through a hardened [`BusLink`](crate::link::BusLink) (core or
+//!   JetStream, as `delivery` says), as the bot would publish them (a `join`
+//!   is two commands: `user.joined` and `stats.high_water`).
+//! - **applied, dropped, backlog**: read from the db-service's own counters
+//!   (`rosey.db.service.stats`) at every probe, minus their values at the
+//!   start: commands applied, dropped because its backlog was full (core
+//!   delivery's slow consumer), and sent-but-not-yet-through (the backlog;
+//!   its peak is reported). The run ends when the counters show everything
+//!   sent gone through; then one `recent_chat.get` checks the tail: the last
+//!   (up to 1,000) chat lines, which carry the run's id and a sequence
+//!   number, must all be in the database, in order. Point loadtest at one
+//!   db-service: with several in a queue group the counters are one
+//!   instance's. A v0.5.0 service has no counters: then applied is what was
+//!   sent minus what the tail check missed.
+//! - **outbound.get round trip**: every probe's poll, timed from the request
+//!   to its reply on the publishing connection (where the bot's own poll
+//!   waits), during the flood and after it (while the backlog drains, and
+//!   at least 50 polls); timeouts counted in each phase.
+//! - **event -> applied**: for every 256th command, from its send to the
+//!   first counters that show it applied (up to one probe interval late).
 //!
 //! Run it against a scratch database: it writes chat lines, joins and status
 //! rows like a busy channel would.

@@ -1,39 +1,84 @@
-//! Sending, and proving what the db-service applied: the counters the
-//! sender, the prober and the ticker share, the `outbound.get` probe whose
-//! reply proves everything sent before it applied, and the final tail check.
+//! Sending, and watching the db-service: the counters the sender, the prober
+//! and the ticker share; the two probes (an `outbound.get`, timed as the
+//! bot's poll, and the service's counters, which say what it has applied);
+//! and the final tail check.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use crate::bot::Outbound;
 use crate::clock::{Clock, SystemClock};
-use crate::contract::{Command, RecentChatGet, Reply, Request};
+use crate::contract::{Command, RecentChatGet, Reply, Request, Subject, SERVICE_STATS};
 use crate::link::{BadReply, BusLink, DbLink, LinkError};
-use crate::transport::Transport;
+use crate::service::ServiceStats;
+use crate::transport::{Transport, TransportError};
+
+/// A send-time mark every this many commands: the clock of "event -> applied".
+const MARK_EVERY: u64 = 256;
+
+/// A count by subject, without the requests: the loadtest counts only the
+/// commands it publishes.
+fn without_requests(counts: &std::collections::BTreeMap<String, u64>) -> u64 {
+    let not_a_request = |subject: &String| Subject::parse(subject).is_none_or(|s| !s.is_request());
+    counts.iter().filter(|(subject, _)| not_a_request(subject)).map(|(_, n)| n).sum()
+}
+
+/// `(applied, dropped, processed)` of the published commands: processed is
+/// every command that went through the db-service, applied, dropped or malformed.
+fn through(stats: &ServiceStats) -> (u64, u64, u64) {
+    let applied = without_requests(&stats.applied);
+    let dropped = without_requests(&stats.dropped);
+    (applied, dropped, applied + dropped + without_requests(&stats.malformed))
+}
+
+/// `outbound.get` round trips and failures, during the flood and after it.
+#[derive(Default)]
+pub(super) struct Polls {
+    pub(super) during: Vec<Duration>,
+    pub(super) after: Vec<Duration>,
+    pub(super) failed_during: u64,
+    pub(super) failed_after: u64,
+}
 
 /// Counters the sender, the prober and the ticker share (one task: `Cell`s).
 #[derive(Default)]
 pub(super) struct Progress {
     pub(super) sent: Cell<u64>,
     pub(super) send_errors: Cell<u64>,
-    /// When the first command after the last probe's snapshot was sent.
-    oldest_unproven: Cell<Option<Instant>>,
-    pub(super) applied: Cell<u64>,
     pub(super) done: Cell<bool>,
     pub(super) stop: Cell<bool>,
-    pub(super) probe_failures: Cell<u64>,
-    pub(super) get_samples: RefCell<Vec<Duration>>,
+    /// `(commands sent, when)`, every [`MARK_EVERY`] commands, until applied.
+    sent_marks: RefCell<VecDeque<(u64, Instant)>>,
+    /// The service's counters at the start, subtracted from every later reading.
+    pub(super) baseline: RefCell<Option<ServiceStats>>,
+    /// The latest reading, minus the baseline: applied, dropped, processed.
+    pub(super) applied: Cell<u64>,
+    pub(super) dropped: Cell<u64>,
+    pub(super) processed: Cell<u64>,
+    /// The most commands sent and not yet through the service, at any reading.
+    pub(super) backlog_peak: Cell<u64>,
+    /// The service's own peak: events waiting in its queue (core) or its
+    /// stream lag (JetStream).
+    pub(super) service_backlog_peak: Cell<u64>,
+    /// When a reading first showed everything sent processed, after the flood.
+    pub(super) drained_at: Cell<Option<Instant>>,
+    pub(super) polls: RefCell<Polls>,
     pub(super) applied_samples: RefCell<Vec<Duration>>,
 }
 
-/// Sends one command and counts it, sent or refused; the first since the
-/// last probe starts the clock of the "event -> applied" latency.
+/// Sends one command and counts it, sent or refused.
 pub(super) async fn send<T: Transport>(link: &BusLink<T>, progress: &Progress, command: Command) {
-    if progress.oldest_unproven.get().is_none() {
-        progress.oldest_unproven.set(Some(Instant::now()));
-    }
     match link.send(command).await {
-        Ok(()) => progress.sent.set(progress.sent.get() + 1),
+        Ok(()) => {
+            let sent = progress.sent.get() + 1;
+            progress.sent.set(sent);
+            if sent % MARK_EVERY == 1 {
+                progress.sent_marks.borrow_mut().push_back((sent, Instant::now()));
+            }
+        }
         Err(error) => {
             progress.send_errors.set(progress.send_errors.get() + 1);
             tracing::warn!(%error, "loadtest: send failed");
@@ -41,47 +86,78 @@ pub(super) async fn send<T: Transport>(link: &BusLink<T>, progress: &Progress, c
     }
 }
 
-/// One `outbound.get`: on a reply, everything counted before it is applied.
-///
-/// The request is polled `unconstrained` so tokio's cooperative budget cannot
-/// delay it behind publishes issued after the snapshot: the publish channel
-/// is FIFO, so the request lands exactly after what was counted.
-pub(super) async fn probe<T: Transport>(
+/// One `outbound.get`, timed from the request to its reply (the bot's poll).
+/// Polled `unconstrained` so tokio's cooperative budget cannot add the
+/// sender's work to the time.
+pub(super) async fn poll<T: Transport>(
     link: &BusLink<T>,
     outbound: &mut Outbound,
     progress: &Progress,
     timeout: Duration,
-    record: bool,
 ) -> Result<(), LinkError> {
-    let sent = progress.sent.get();
-    let oldest = progress.oldest_unproven.take();
+    let during = !progress.done.get();
     let asked = Instant::now();
     let result = tokio::task::unconstrained(link.request(outbound.request(SystemClock.now_ms()), timeout)).await;
+    let took = asked.elapsed();
+    let mut polls = progress.polls.borrow_mut();
+    match (&result, during) {
+        (Ok(_), true) => polls.during.push(took),
+        (Ok(_), false) => polls.after.push(took),
+        (Err(_), true) => polls.failed_during += 1,
+        (Err(_), false) => polls.failed_after += 1,
+    }
+    result.map(|_| ())
+}
+
+/// The db-service's counters.
+///
+/// # Errors
+///
+/// No responder (a v0.5.0 service has none), a timeout, or a reply that is
+/// not the counters.
+pub(super) async fn service_stats<T: Transport>(
+    transport: &T,
+    timeout: Duration,
+) -> Result<ServiceStats, TransportError> {
+    let reply = transport.request(SERVICE_STATS, Bytes::from_static(b"{}"), timeout).await?;
+    serde_json::from_slice(&reply.payload)
+        .map_err(|e| TransportError::Other(format!("the db-service's counters are not readable: {e}")))
+}
+
+/// Reads the service's counters once and updates `progress`: what it has
+/// processed, the backlog, and the "event -> applied" samples of the marks
+/// it has now passed.
+pub(super) async fn watch<T: Transport>(transport: &T, progress: &Progress, timeout: Duration) {
+    let sent = progress.sent.get();
+    let Ok(stats) = service_stats(transport, timeout).await else { return };
     let answered = Instant::now();
-    match result {
-        Ok(_) => {
-            progress.applied.set(progress.applied.get().max(sent));
-            if record {
-                progress.get_samples.borrow_mut().push(answered - asked);
-                if let Some(oldest) = oldest {
-                    progress.applied_samples.borrow_mut().push(answered - oldest);
-                }
-            }
-            Ok(())
-        }
-        Err(error) => {
-            progress.probe_failures.set(progress.probe_failures.get() + 1);
-            // Those commands are not proven yet: the next probe must cover them.
-            if let Some(oldest) = oldest {
-                let newer = progress.oldest_unproven.get().unwrap_or(oldest);
-                progress.oldest_unproven.set(Some(oldest.min(newer)));
-            }
-            Err(error)
-        }
+    let (applied, dropped, processed) = through(&stats);
+    let (applied_before, dropped_before, processed_before) =
+        progress.baseline.borrow().as_ref().map(through).unwrap_or_default();
+    let (applied, dropped, processed) = (
+        applied.saturating_sub(applied_before),
+        dropped.saturating_sub(dropped_before),
+        processed.saturating_sub(processed_before),
+    );
+    progress.processed.set(processed);
+    progress.applied.set(applied);
+    progress.dropped.set(dropped);
+    progress.backlog_peak.set(progress.backlog_peak.get().max(sent.saturating_sub(processed)));
+    let own_peak = stats.backlog_peak.max(stats.backlog);
+    progress.service_backlog_peak.set(progress.service_backlog_peak.get().max(own_peak));
+    let mut marks = progress.sent_marks.borrow_mut();
+    while let Some(&(_, at)) = marks.front().filter(|(count, _)| *count <= processed) {
+        progress.applied_samples.borrow_mut().push(answered - at);
+        marks.pop_front();
+    }
+    if progress.done.get() && processed >= progress.sent.get() && progress.drained_at.get().is_none() {
+        progress.drained_at.set(Some(answered));
     }
 }
 
-/// How many of the last `count` chat lines of this run are not in the database.
+/// How many of the last `count` chat lines of this run are not in the
+/// database. The `recent_chat.get` it sends is served after every chat line
+/// before it, so it is also the run's closing barrier.
 pub(super) async fn check_tail<T: Transport>(
     link: &BusLink<T>,
     run_id: &str,
@@ -89,14 +165,14 @@ pub(super) async fn check_tail<T: Transport>(
     count: u64,
     timeout: Duration,
 ) -> Result<u64, LinkError> {
-    if count == 0 {
-        return Ok(0);
-    }
     let ask = Command::Request(Request::RecentChat(RecentChatGet { limit: count as i64, at_ms: None }));
     let rows = match link.request(ask, timeout).await? {
         Reply::RecentChat(rows) => rows,
         other => return Err(BadReply::Unexpected(other).into()),
     };
+    if count == 0 {
+        return Ok(0);
+    }
     let prefix = format!("loadtest {run_id} #");
     let found: Vec<u64> = rows
         .iter()

@@ -1,18 +1,19 @@
-//! [`loadtest`]: the opening probe, then the sender, the prober and the
-//! progress ticker on one task until the time is up, then the proof that
-//! everything arrived.
+//! [`loadtest`]: the opening probes, then the sender, the prober and the
+//! progress ticker on one task until the time is up, then the drain watched
+//! to its end and the proof that everything arrived.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::args::{EventKind, LoadtestArgs, Rate};
 use super::percentiles::Percentiles;
-use super::probe::{check_tail, probe, send, Progress};
+use super::probe::{check_tail, poll, send, service_stats, watch, Progress};
 use super::report::{per_sec, LoadtestReport};
 use super::source::Source;
 use crate::bot::{Outbound, Protocol};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::delivery::Delivery;
 use crate::link::{BusLink, DbLink, LinkError, Outbox};
 use crate::transport::{NatsTransport, Transport};
 
@@ -20,8 +21,10 @@ use crate::transport::{NatsTransport, Transport};
 const CHUNK: u64 = 256;
 /// The most chat lines the final `recent_chat.get` checks.
 const TAIL_CHECK: u64 = 1_000;
-/// How long the final probe may wait for a backlogged db-service.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the drain may take before the report is made anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Polls timed after the flood, at least (the drain's, then quiet ones).
+const AFTER_POLLS: usize = 50;
 
 /// Runs a load test against the db-service on the bus `settings` name.
 ///
@@ -44,7 +47,12 @@ pub async fn loadtest(
         bar.set_style(style);
         bar
     };
-    let report = run(BusLink::new(transport, Outbox::Hold), args, settings.request_timeout(), &bar, shutdown).await;
+    let delivery = settings.delivery();
+    let link = match delivery {
+        Delivery::Core => BusLink::new(transport, Outbox::Hold),
+        Delivery::Jetstream => crate::app::bot::jetstream_link(settings, transport).await?,
+    };
+    let report = run(link, delivery, args, settings.request_timeout(), &bar, shutdown).await;
     bar.finish_and_clear();
     report.map_err(|e| match e {
         e if e.is_no_responders() => {
@@ -59,6 +67,7 @@ pub async fn loadtest(
 /// words the errors.
 async fn run<T: Transport>(
     link: BusLink<T>,
+    delivery: Delivery,
     args: &LoadtestArgs,
     timeout: Duration,
     bar: &indicatif::ProgressBar,
@@ -66,11 +75,22 @@ async fn run<T: Transport>(
 ) -> Result<LoadtestReport, LinkError> {
     let mut outbound = Outbound::new(Protocol::Hardened);
     link.request(outbound.request(SystemClock.now_ms()), timeout).await?;
+    let progress = Progress::default();
+    let counters = match service_stats(link.transport(), timeout).await {
+        Ok(stats) => {
+            progress.baseline.replace(Some(stats));
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "loadtest: the db-service does not report its counters (v0.5.0?); \
+                 applied is proven by the final tail check only");
+            false
+        }
+    };
 
     let start_ms = SystemClock.now_ms();
     let run_id = format!("{start_ms:x}");
     let mut source = Source::new(&run_id, start_ms);
-    let progress = Progress::default();
     for command in source.opening(start_ms) {
         send(&link, &progress, command).await;
     }
@@ -114,7 +134,10 @@ async fn run<T: Transport>(
             tokio::time::sleep_until(next.into()).await;
             next += args.probe_every;
             if !progress.done.get() {
-                let _ = probe(&link, &mut outbound, &progress, timeout, true).await;
+                let _ = poll(&link, &mut outbound, &progress, timeout).await;
+                if counters {
+                    watch(link.transport(), &progress, timeout).await;
+                }
             }
         }
         outbound
@@ -142,30 +165,55 @@ async fn run<T: Transport>(
     };
     let (sending, mut outbound, ()) = tokio::join!(sender, prober, ticker);
 
+    // After the flood: polls go on, timed apart, while the service works off
+    // its backlog, and a little after.
     bar.set_message("waiting for the db-service to apply the rest");
-    probe(&link, &mut outbound, &progress, DRAIN_TIMEOUT, false).await?;
-    let until_applied = started.elapsed();
+    link.settle(DRAIN_TIMEOUT).await?;
+    let drain_started = Instant::now();
+    let mut next = Instant::now();
+    loop {
+        let drained = !counters || progress.drained_at.get().is_some();
+        if drained && progress.polls.borrow().after.len() >= AFTER_POLLS || drain_started.elapsed() > DRAIN_TIMEOUT {
+            break;
+        }
+        tokio::time::sleep_until(next.into()).await;
+        next += args.probe_every;
+        let _ = poll(&link, &mut outbound, &progress, timeout).await;
+        if counters {
+            watch(link.transport(), &progress, timeout).await;
+        }
+    }
     let chat_lines = source.chat_seq;
     let tail_checked = chat_lines.min(TAIL_CHECK);
-    let tail_missing = check_tail(&link, &run_id, chat_lines, tail_checked, timeout).await?;
+    let tail_missing = check_tail(&link, &run_id, chat_lines, tail_checked, DRAIN_TIMEOUT).await?;
+    let until_applied = progress.drained_at.get().unwrap_or_else(Instant::now) - started;
 
-    let get_latency = Percentiles::of(&mut progress.get_samples.borrow_mut());
-    let applied_latency = Percentiles::of(&mut progress.applied_samples.borrow_mut());
+    let mut polls = progress.polls.take();
+    let applied_latency = Percentiles::of(&mut progress.applied_samples.take());
+    let applied = if counters { progress.applied.get() } else { progress.sent.get().saturating_sub(tail_missing) };
     Ok(LoadtestReport {
         mix: args.mix.clone(),
         rate: args.rate,
+        delivery,
         sending,
         until_applied,
         events: source.counts,
         sent: progress.sent.get(),
         send_errors: progress.send_errors.get(),
         held: link.outbox_stats().held,
-        applied: progress.applied.get().saturating_sub(tail_missing),
+        counters,
+        applied,
+        dropped: progress.dropped.get(),
+        unaccounted: if counters { progress.sent.get().saturating_sub(progress.processed.get()) } else { 0 },
+        backlog_peak: progress.backlog_peak.get(),
+        service_backlog_peak: progress.service_backlog_peak.get(),
         chat_lines,
         tail_checked,
         tail_missing,
-        probe_failures: progress.probe_failures.get(),
-        get_latency,
+        polls_failed_during: polls.failed_during,
+        polls_failed_after: polls.failed_after,
+        get_during: Percentiles::of(&mut polls.during),
+        get_after: Percentiles::of(&mut polls.after),
         applied_latency,
     })
 }
