@@ -436,3 +436,56 @@ async fn read_after_the_stream(reader: &NatsTransport) {
     let reply = reader.request(read.subject().as_str(), Bytes::from(read.encode()), DEADLINE).await;
     assert!(reply.is_ok(), "the read: {reply:?}");
 }
+
+/// A poll behind 20,000 chat lines in the stream, with a slow disk (30 ms
+/// per commit): the mark sent before it (and stored behind the chat) is
+/// applied ahead, read straight from the stream, and the poll is answered
+/// while the chat is still being applied. The consumer, reaching the mark
+/// later, only acks it: applied once.
+#[tokio::test]
+async fn a_poll_reads_its_marks_ahead_of_a_chat_backlog_in_the_stream() {
+    use rosey::contract::{Reply, SERVICE_STATS};
+    use rosey::delivery::Delivery;
+    use rosey::service::{ServiceConfig, ServiceStats};
+    use rosey::store::Store;
+    use serde_json::json;
+
+    const LINES: u64 = 20_000;
+    let (server, _store_dir) = jetstream_server();
+    let config = ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() };
+    let store = Store::open_in_memory(1_731_000_000).unwrap();
+    let svc = slow_service(&server.url(), store, config, Duration::from_millis(30)).await;
+    let client = connect(&server.url(), "client").await;
+    let ask = |subject: &'static str, payload: serde_json::Value| {
+        let client = &client;
+        async move {
+            let reply = client.request(subject, Bytes::from(payload.to_string()), DEADLINE).await.unwrap();
+            reply.payload
+        }
+    };
+    let body = async {
+        svc.ready.await.unwrap();
+        let enqueued = ask(Subject::OutboundEnqueue.as_str(), json!({"message": "said during the flood"})).await;
+        let Ok(Reply::Enqueued(enqueued)) = Reply::decode(Subject::OutboundEnqueue, &enqueued) else { panic!() };
+        for n in 0..LINES {
+            let line = json!({"username": "amy", "message": format!("line {n}")});
+            client.publish(Subject::MessageLog.as_str(), Bytes::from(line.to_string())).await.unwrap();
+        }
+        let mark = json!({"message_id": enqueued.id.expect("an id")});
+        publish_acked(&client, Subject::OutboundMarkSent.as_str(), Bytes::from(mark.to_string()), "mark-1").await;
+        let rows = ask(Subject::OutboundGet.as_str(), json!({})).await;
+        let stats: ServiceStats = serde_json::from_slice(&ask(SERVICE_STATS, json!({})).await).unwrap();
+        read_after_the_stream(&client).await;
+        svc.stop.send(()).unwrap();
+        (Reply::decode(Subject::OutboundGet, &rows).unwrap(), stats)
+    };
+    let ((report, _), (rows, stats)) = tokio::join!(svc.run, body);
+    assert_eq!(rows, Reply::Outbound(vec![]), "the mark behind the chat was applied before the answer");
+    let applied_then = stats.applied.get(Subject::MessageLog.as_str()).copied().unwrap_or(0);
+    assert!(applied_then < LINES, "the poll waited for the chat: {stats:?}");
+    assert!(stats.backlog > 0, "{stats:?}");
+    assert_eq!(report.read_ahead, 1, "{report:?}");
+    assert_eq!(report.applied[Subject::OutboundMarkSent.as_str()], 1, "applied once: {report:?}");
+    assert_eq!(report.applied[Subject::MessageLog.as_str()], LINES);
+    assert_eq!(report.applied_seq, LINES + 1);
+}

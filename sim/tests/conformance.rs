@@ -276,6 +276,7 @@ conformance!(
     js_request_subjects_are_not_captured,
     js_the_durable_consumer_redelivers_what_is_not_acked,
     js_file_storage_survives_a_restart,
+    js_next_message_by_subject_reads_the_stream_directly,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -588,6 +589,30 @@ async fn js_stream_create_is_idempotent<B: Bus>(bus: &mut B) {
         other => panic!("expected an overlap refusal, got {other:?}"),
     }
     match client.stream_state("NOPE").await {
+        Err(TransportError::JetStream { code: 404, .. }) => {}
+        other => panic!("expected stream not found, got {other:?}"),
+    }
+}
+
+/// MSG.GET with `next_by_subj`: the first stored message at or after a
+/// sequence whose subject matches a wildcard filter, its payload intact, and
+/// "none" past the last one.
+async fn js_next_message_by_subject_reads_the_stream_directly<B: Bus>(bus: &mut B) {
+    let client = bus.connect("client").await;
+    client.ensure_stream(&events_stream()).await.expect("created");
+    for (n, subject) in ["ev.chat", "ev.out.sent", "ev.chat", "ev.out.failed", "ev.chat"].into_iter().enumerate() {
+        let id = format!("id-{n}");
+        let pending = client.publish_with_ack(subject, Bytes::from(format!("m{}", n + 1)), &id, None);
+        pending.await.expect("queued").await.expect("acked");
+    }
+    let next = |from: u64| client.stream_next_message("EVENTS", from, "ev.out.>");
+    let found = next(0).await.expect("read").expect("a match");
+    assert_eq!((found.seq, found.subject.as_str(), &found.payload[..]), (2, "ev.out.sent", &b"m2"[..]));
+    let found = next(3).await.expect("read").expect("a match");
+    assert_eq!((found.seq, found.subject.as_str()), (4, "ev.out.failed"));
+    assert_eq!(next(5).await.expect("read"), None, "nothing matches past the last");
+    assert_eq!(next(2).await.expect("read").map(|m| m.seq), Some(2), "at or after");
+    match client.stream_next_message("NOPE", 0, "ev.>").await {
         Err(TransportError::JetStream { code: 404, .. }) => {}
         other => panic!("expected stream not found, got {other:?}"),
     }

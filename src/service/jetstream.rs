@@ -21,10 +21,18 @@
 //!
 //! Requests: `outbound.get` and `recent_chat.get` must see every mark and
 //! chat line the server stored before them, or a redelivered mark could let
-//! a line be said twice. The service asks the stream for its last sequence
-//! when a read arrives and answers it once everything up to there is
-//! applied. (The bot awaits the acks of what it published before it polls,
-//! so its own marks are at or below that sequence.)
+//! a line be said twice. (The bot awaits the acks of what it published
+//! before it polls, so its own marks are stored before the poll arrives.)
+//! A `recent_chat.get` is answered once the stream is applied up to the last
+//! sequence it held when the read arrived. An `outbound.get` depends on the
+//! outbound queue's marks only, which commute with everything else (see
+//! [`lanes`](super::lanes)), so it does not wait for a backlog of chat: the
+//! service reads the marks stored past what it applied straight from the
+//! stream (MSG.GET by subject), applies them ahead, recording the highest
+//! mark applied in `delivery_progress` under `<stream>:outbound` in the same
+//! transaction, and answers. When the consumer later delivers such a mark,
+//! it is at or below that sequence: skipped and acked, so every mark is
+//! applied exactly once, by whichever path reaches it first.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -73,11 +81,26 @@ async fn until_answered<T, F: Future<Output = Result<T, TransportError>>>(
     }
 }
 
+/// Every stream subject of the outbound queue (its marks; its requests are
+/// not in the stream).
+const OUTBOUND_FILTER: &str = "rosey.db.messages.outbound.>";
+
+/// Most marks one poll applies ahead; past it the poll waits for the stream
+/// as a `recent_chat.get` does (a flood of marks is no chat backlog).
+const MAX_READ_AHEAD: usize = 1_000;
+
+/// The `delivery_progress` key of the marks applied ahead of the stream.
+fn outbound_key(stream: &str) -> String {
+    format!("{stream}:outbound")
+}
+
 /// Where the service stands in the stream.
 #[derive(Debug, Clone, Copy)]
 struct Progress {
     /// The highest sequence whose effects are committed.
     applied: u64,
+    /// The highest outbound mark committed, possibly applied ahead of `applied`.
+    outbound: u64,
     /// The lowest sequence that can still be delivered: the stream's first
     /// message, or past the consumer's ack floor.
     floor: u64,
@@ -86,6 +109,11 @@ struct Progress {
 impl Progress {
     fn expected(&self) -> u64 {
         (self.applied + 1).max(self.floor)
+    }
+
+    /// Whether the mark at `seq` is already applied (ahead, or in order).
+    fn mark_applied(&self, seq: u64) -> bool {
+        seq <= self.applied.max(self.outbound)
     }
 }
 
@@ -120,7 +148,8 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                  those commands went to another database file; continuing after them"
             );
         }
-        let mut progress = Progress { applied, floor: state.first_seq.max(ack_floor + 1) };
+        let outbound = self.store.applied_stream_seq(&outbound_key(&stream)).unwrap_or(0);
+        let mut progress = Progress { applied, outbound, floor: state.first_seq.max(ack_floor + 1) };
         self.report.applied_seq = applied;
         let group = self.config.queue_group.clone();
         let mut gets = self.transport.subscribe(Subject::OutboundGet.as_str(), group.as_deref()).await?;
@@ -216,7 +245,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
         // Under the write lock: what every instance sharing this file applied.
         self.catch_up_with_database(stream, progress);
-        let before = progress.applied;
+        let before = *progress;
         let mut acks = Vec::with_capacity(deliveries.len());
         for message in deliveries {
             if message.stream_seq < progress.expected() {
@@ -251,9 +280,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 hole_checked = true;
                 continue;
             };
-            // Malformed payloads and store rejections count as applied: they
-            // would fail the same way every time.
-            let _ = self.apply_payload(&message.subject, &message.payload);
+            let is_mark = Subject::parse(&message.subject).is_some_and(Subject::is_outbound);
+            if !(is_mark && progress.mark_applied(message.stream_seq)) {
+                // Malformed payloads and store rejections count as applied:
+                // they would fail the same way every time. A mark applied
+                // ahead for a poll is only acked.
+                let _ = self.apply_payload(&message.subject, &message.payload);
+            }
             progress.applied = message.stream_seq;
             acks.push(message.ack_subject);
         }
@@ -261,20 +294,20 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             // SQLite gave the transaction up (disk full, I/O error): none of
             // it is committed, so none of it is acked; the server redelivers.
             tracing::error!("the batch's transaction was lost; it will be redelivered");
-            progress.applied = before;
+            *progress = before;
             return;
         }
-        if progress.applied > before {
+        if progress.applied > before.applied {
             if let Err(error) = self.store.record_applied_seq(stream, progress.applied) {
                 tracing::error!(%error, "cannot record the applied sequence; rolling the batch back");
                 self.store.abort_batch();
-                progress.applied = before;
+                *progress = before;
                 return;
             }
         }
         if let Err(error) = self.store.commit_batch() {
             tracing::error!(%error, "commit failed: the batch is rolled back and will be redelivered");
-            progress.applied = before;
+            *progress = before;
             return;
         }
         self.report.applied_seq = progress.applied;
@@ -294,6 +327,58 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             Ok(applied) => progress.applied = progress.applied.max(applied),
             Err(error) => tracing::warn!(%error, "cannot read the applied stream sequence"),
         }
+        match self.store.applied_stream_seq(&outbound_key(stream)) {
+            Ok(outbound) => progress.outbound = progress.outbound.max(outbound),
+            Err(error) => tracing::warn!(%error, "cannot read the applied outbound sequence"),
+        }
+    }
+
+    /// Applies the outbound marks stored past what is applied, read straight
+    /// from the stream, in one transaction with their progress. `Ok(true)`
+    /// when every mark stored now is applied, so an `outbound.get` can be
+    /// answered; `Ok(false)` past [`MAX_READ_AHEAD`].
+    async fn apply_outbound_ahead(&mut self, stream: &str, progress: &mut Progress) -> Result<bool, TransportError> {
+        let mut marks = Vec::new();
+        let mut from = progress.applied.max(progress.outbound) + 1;
+        while let Some(mark) = self.transport.stream_next_message(stream, from, OUTBOUND_FILTER).await? {
+            from = mark.seq + 1;
+            marks.push(mark);
+            if marks.len() >= MAX_READ_AHEAD {
+                return Ok(false);
+            }
+        }
+        if marks.is_empty() {
+            return Ok(true);
+        }
+        if let Err(error) = self.store.begin_batch() {
+            return Err(TransportError::Other(format!("cannot open a transaction: {error}")));
+        }
+        self.catch_up_with_database(stream, progress);
+        let before = *progress;
+        for mark in marks {
+            if !progress.mark_applied(mark.seq) {
+                let _ = self.apply_payload(&mark.subject, &mark.payload);
+                self.report.read_ahead += 1;
+                progress.outbound = mark.seq;
+            }
+        }
+        if !self.store.in_batch() {
+            // SQLite gave the transaction up: nothing of it is committed.
+            *progress = before;
+            return Err(TransportError::Other("the transaction of the marks read ahead was lost".into()));
+        }
+        let recorded = if progress.outbound > before.outbound {
+            self.store.record_applied_seq(&outbound_key(stream), progress.outbound)
+        } else {
+            Ok(())
+        };
+        if let Err(error) = recorded.and_then(|()| self.store.commit_batch()) {
+            self.store.abort_batch();
+            *progress = before;
+            return Err(TransportError::Other(format!("the marks read ahead could not be committed: {error}")));
+        }
+        self.committed().await;
+        Ok(true)
     }
 
     /// Whether the sequences between the expected one and `seq` can no
@@ -333,6 +418,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     ) {
         if request.reply.is_none() {
             return;
+        }
+        if request.subject == Subject::OutboundGet.as_str() {
+            match self.apply_outbound_ahead(stream, progress).await {
+                Ok(true) => return self.answer(request).await,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "[NATS] marks not read ahead; the poll waits for the stream"),
+            }
         }
         let target = match self.transport.stream_state(stream).await {
             Ok(state) => state.last_seq,

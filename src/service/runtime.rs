@@ -121,6 +121,8 @@ pub struct ServiceReport {
     pub redelivered: u64,
     /// Times a delivery arrived past a gap and waited for the gap's redelivery.
     pub gaps: u64,
+    /// JetStream: outbound marks a poll applied ahead of a backlog in the stream.
+    pub read_ahead: u64,
     /// The highest stream sequence applied, with JetStream.
     pub applied_seq: u64,
     /// Core delivery: commands dropped because the backlog was full, by subject.

@@ -96,6 +96,77 @@ pub struct StreamMessage {
     pub ack_subject: String,
 }
 
+/// One message read straight from a stream (not through a consumer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub subject: String,
+    pub payload: Bytes,
+}
+
+/// The `$JS.API.STREAM.MSG.GET.<stream>` request for the first message at or
+/// after `seq` whose subject matches `next_by_subj` (wildcards allowed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MsgGetRequest {
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_by_subj: Option<String>,
+}
+
+/// The API subject of [`MsgGetRequest`].
+pub fn msg_get_subject(stream: &str) -> String {
+    format!("$JS.API.STREAM.MSG.GET.{stream}")
+}
+
+/// The error code nats-server answers a MSG.GET with when no message matches.
+pub const NO_MESSAGE_FOUND: u32 = 10037;
+
+#[derive(serde::Deserialize)]
+struct MsgGetResponse {
+    message: Option<RawStoredMessage>,
+    error: Option<ApiError>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawStoredMessage {
+    subject: String,
+    seq: u64,
+    /// Base64; absent for an empty payload.
+    #[serde(default)]
+    data: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ApiError {
+    code: u16,
+    #[serde(default)]
+    err_code: u32,
+    #[serde(default)]
+    description: String,
+}
+
+/// Reads a MSG.GET answer: the message, `None` when none matches, or the error.
+pub fn parse_msg_get(payload: &[u8]) -> Result<Option<StoredMessage>, TransportError> {
+    use base64::Engine;
+    let response: MsgGetResponse = serde_json::from_slice(payload)
+        .map_err(|e| TransportError::Other(format!("unreadable JetStream MSG.GET answer: {e}")))?;
+    match (response.message, response.error) {
+        (_, Some(error)) if error.err_code == NO_MESSAGE_FOUND => Ok(None),
+        (_, Some(error)) => Err(TransportError::JetStream { code: error.code, description: error.description }),
+        (Some(message), None) => {
+            let payload = match message.data {
+                Some(data) => base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .map_err(|e| TransportError::Other(format!("JetStream sent a message that is not base64: {e}")))?,
+                None => Vec::new(),
+            };
+            Ok(Some(StoredMessage { seq: message.seq, subject: message.subject, payload: Bytes::from(payload) }))
+        }
+        (None, None) => Err(TransportError::Other("JetStream MSG.GET answered neither a message nor an error".into())),
+    }
+}
+
 /// What a `$JS.ACK` reply subject says about the message it came with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AckSubjectInfo {

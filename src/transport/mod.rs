@@ -17,8 +17,9 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use jetstream::{
-    ack_subject_info, AckSubjectInfo, ConsumerConfig, PendingAck, PubAck, StreamConfig, StreamConsumer, StreamMessage,
-    StreamState, StreamStorage, ACK_PAYLOAD, MSG_ID_HEADER,
+    ack_subject_info, msg_get_subject, parse_msg_get, AckSubjectInfo, ConsumerConfig, MsgGetRequest, PendingAck,
+    PubAck, StoredMessage, StreamConfig, StreamConsumer, StreamMessage, StreamState, StreamStorage, ACK_PAYLOAD,
+    MSG_ID_HEADER, NO_MESSAGE_FOUND,
 };
 #[cfg(feature = "nats")]
 pub use nats::{NatsConsumer, NatsTransport};
@@ -29,6 +30,9 @@ pub use url::{hidden as hidden_secret, redact as redact_url, ServerList, UrlAuth
 /// timed out; every implementation (async-nats here, the simulator's bus
 /// client) waits this long, so the two buses agree.
 pub const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a read straight from a stream may take (async-nats' JetStream default).
+pub const STREAM_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A message as delivered to a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +172,29 @@ pub trait Transport {
         msg_id: &str,
         expected_last_msg_id: Option<&str>,
     ) -> impl Future<Output = Result<PendingAck, TransportError>>;
+
+    /// The first message of `stream` at or after `from_seq` whose subject
+    /// matches `filter` (wildcards allowed), read straight from the stream
+    /// (`$JS.API.STREAM.MSG.GET` with `next_by_subj`); `None` when there is
+    /// none. How the db-service applies the outbound queue's marks ahead of
+    /// a backlog of chat.
+    fn stream_next_message(
+        &self,
+        stream: &str,
+        from_seq: u64,
+        filter: &str,
+    ) -> impl Future<Output = Result<Option<StoredMessage>, TransportError>> {
+        let request = MsgGetRequest { seq: from_seq, next_by_subj: Some(filter.to_string()) };
+        let subject = msg_get_subject(stream);
+        async move {
+            let body = serde_json::to_vec(&request).map_err(|e| TransportError::Other(e.to_string()))?;
+            match self.request(&subject, Bytes::from(body), STREAM_READ_TIMEOUT).await {
+                Ok(reply) => parse_msg_get(&reply.payload),
+                Err(TransportError::NoResponders) => Err(TransportError::JetStreamUnavailable),
+                Err(error) => Err(error),
+            }
+        }
+    }
 
     /// Creates (or binds to) the durable pull consumer on `stream`,
     /// delivering every message from the stream's start, acked explicitly.

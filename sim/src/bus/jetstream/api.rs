@@ -15,6 +15,7 @@ pub(crate) const STREAM_UPDATE_RESPONSE: &str = "io.nats.jetstream.api.v1.stream
 pub(crate) const STREAM_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_info_response";
 pub(crate) const CONSUMER_CREATE_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_create_response";
 pub(crate) const CONSUMER_INFO_RESPONSE: &str = "io.nats.jetstream.api.v1.consumer_info_response";
+pub(crate) const MSG_GET_RESPONSE: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
 
 /// nats-server's default duplicate window when a stream asks for none.
 pub(crate) const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);

@@ -24,13 +24,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rosey::transport::{ack_subject_info, StreamStorage};
+use rosey::transport::{ack_subject_info, MsgGetRequest, StreamStorage, NO_MESSAGE_FOUND};
 use serde::de::DeserializeOwned;
 
 use self::api::{
     ApiErrorJson, ConsumerConfigJson, CreateConsumerJson, PubAckJson, PullRequestJson, StreamConfigJson,
     StreamInfoJson, CONSUMER_CREATE_RESPONSE, CONSUMER_INFO_RESPONSE, DEFAULT_ACK_WAIT, DEFAULT_MAX_ACK_PENDING,
-    STREAM_CREATE_RESPONSE, STREAM_INFO_RESPONSE, STREAM_UPDATE_RESPONSE,
+    MSG_GET_RESPONSE, STREAM_CREATE_RESPONSE, STREAM_INFO_RESPONSE, STREAM_UPDATE_RESPONSE,
 };
 use self::consumer::{AckKind, Consumer};
 use self::stream::Stream;
@@ -316,6 +316,7 @@ impl JetStream {
             ["STREAM", "CREATE", name] => self.stream_create(name, payload, false, now),
             ["STREAM", "UPDATE", name] => self.stream_create(name, payload, true, now),
             ["STREAM", "INFO", name] => self.stream_info(name),
+            ["STREAM", "MSG", "GET", name] => self.msg_get(name, payload),
             ["CONSUMER", "CREATE", stream, name] | ["CONSUMER", "DURABLE", "CREATE", stream, name] => {
                 self.consumer_create(stream, name, payload)
             }
@@ -391,6 +392,39 @@ impl JetStream {
         match state.streams.get(name) {
             Some(stream) => info_body(STREAM_INFO_RESPONSE, stream),
             None => ApiErrorJson::stream_not_found().to_body(STREAM_INFO_RESPONSE),
+        }
+    }
+
+    /// A message read straight from the stream: by `seq`, or the first at or
+    /// after `seq` matching `next_by_subj` (as nats-server's MSG.GET).
+    fn msg_get(&mut self, name: &str, payload: &Bytes) -> Vec<u8> {
+        use base64::Engine;
+        let kind = MSG_GET_RESPONSE;
+        let request: MsgGetRequest = match self.parse(kind, payload) {
+            Ok(request) => request,
+            Err(body) => return body,
+        };
+        let state = self.store.lock();
+        let Some(stream) = state.streams.get(name) else {
+            return ApiErrorJson::stream_not_found().to_body(kind);
+        };
+        let found = match &request.next_by_subj {
+            Some(filter) => stream.log.first_matching(request.seq, filter),
+            None => stream.log.get(request.seq),
+        };
+        match found {
+            Some(message) => serde_json::json!({
+                "type": kind,
+                "message": {
+                    "subject": message.subject,
+                    "seq": message.seq,
+                    "data": base64::engine::general_purpose::STANDARD.encode(&message.payload),
+                    "time": "1970-01-01T00:00:00Z",
+                }
+            })
+            .to_string()
+            .into_bytes(),
+            None => ApiErrorJson::new(404, NO_MESSAGE_FOUND, "no message found").to_body(kind),
         }
     }
 

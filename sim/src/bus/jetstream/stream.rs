@@ -50,6 +50,12 @@ impl Log {
         self.messages.get(usize::try_from(index).ok()?)
     }
 
+    /// The first message at or after `seq` whose subject matches `filter`.
+    pub(crate) fn first_matching(&self, seq: u64, filter: &str) -> Option<&Stored> {
+        let skip = usize::try_from(seq.saturating_sub(self.first_seq)).unwrap_or(usize::MAX);
+        self.messages.iter().skip(skip).find(|stored| crate::bus::subject::matches(filter, &stored.subject))
+    }
+
     /// Messages stored above `seq`.
     pub(crate) fn count_above(&self, seq: u64) -> u64 {
         if self.messages.is_empty() {
