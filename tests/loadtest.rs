@@ -22,6 +22,7 @@ fn args(mix: &str, rate: Rate, duration: Duration) -> LoadtestArgs {
         rate,
         duration,
         probe_every: Duration::from_millis(10),
+        in_flight: 50_000,
         quiet: true,
     }
 }

@@ -6,7 +6,7 @@ use super::protocol::service_config;
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
 use crate::service::{DbService, ServiceConfig, ServiceReport};
-use crate::store::Store;
+use crate::store::{Checkpointer, Store};
 use crate::transport::NatsTransport;
 
 /// Serves the database over NATS until `shutdown`, then drains, commits the
@@ -14,6 +14,9 @@ use crate::transport::NatsTransport;
 pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = ()>) -> crate::Result<ServiceReport> {
     let path = settings.db_path();
     let store = Store::open(&path, unix_seconds(SystemClock.now_ms()))?;
+    // Checkpoints (and their fsyncs) off the applying thread: see `store::checkpoint`.
+    store.disable_autocheckpoint()?;
+    let _checkpointer = Checkpointer::start(&path)?;
     let transport = NatsTransport::connect(&settings.nats_options("rosey-db-service")).await?;
     let config = ServiceConfig {
         drain_timeout: settings.drain_timeout(),

@@ -353,6 +353,11 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             if !after_commit.is_empty() {
                 break;
             }
+            // Let the connection's reader run: on one thread it moves what
+            // the socket holds into the subscription only while this loop
+            // waits, and a poll still in the socket is behind the whole
+            // backlog there (in the server's buffer, where no lane helps).
+            tokio::task::yield_now().await;
         }
         if let Err(error) = self.store.commit_batch() {
             tracing::error!(%error, "commit failed: this batch is lost");

@@ -9,6 +9,7 @@
 //! - `chat`: chat lines, `recent_chat` and its 150 h retention.
 //! - `stats`: user counts, high-water marks, the bot's current status.
 //! - `outbound`: the outbound message queue, its backoff and its marks.
+//! - `checkpoint`: WAL checkpoints on their own thread, for the db-service binary.
 //! - `delivery`: the applied JetStream sequence, in the same transaction as the effects.
 //! - `dump`: every row of every table as JSON values, for snapshots and comparisons.
 //! - `error`: [`StoreError`].
@@ -27,6 +28,7 @@
 //! each other (up to the 5 s busy timeout) instead of failing on a lock upgrade.
 
 mod chat;
+mod checkpoint;
 mod delivery;
 mod dump;
 mod error;
@@ -43,6 +45,7 @@ use rusqlite::Connection;
 use tracing::warn;
 
 pub use chat::RecentChat;
+pub use checkpoint::Checkpointer;
 pub use dump::{DbDump, TableDump};
 pub use error::{StoreError, StoreErrorKind};
 pub use open::Journal;

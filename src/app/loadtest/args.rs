@@ -12,9 +12,15 @@ pub struct LoadtestArgs {
     /// Event mix as kind=weight pairs; kinds: chat, join, leave, status, high_water.
     #[arg(long, default_value = "chat=8,join=1,leave=1")]
     pub mix: Mix,
-    /// Bot events per second, or `max`.
+    /// Bot events per second (open loop: past what the db-service applies,
+    /// its backlog overflows and it drops), or `max`: as fast as the
+    /// db-service applies, with at most `--in-flight` commands sent and not
+    /// yet applied (closed loop, read from its counters).
     #[arg(long, default_value = "1000")]
     pub rate: Rate,
+    /// With `--rate max`: the most commands sent and not yet through the db-service.
+    #[arg(long, default_value = "50000")]
+    pub in_flight: u64,
     /// How long to send (e.g. 10s, 500ms, 2m).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,

@@ -33,13 +33,15 @@
 //!
 //! - `args`: the flags, the event mix and its schedule, the rate, durations.
 //! - `source`: event kinds -> the bot's commands, in a small channel.
-//! - `probe`: sending, and proving what the db-service applied.
+//! - `probe`: sending, polling, reading the service's counters, the tail check.
+//! - `prober`: the probes on their own thread and connection.
 //! - `percentiles`, `report`: the statistics and the report's text.
-//! - `run`: [`loadtest`], the sender, prober and progress ticker together.
+//! - `run`: [`loadtest`], the sender and the progress ticker, then the drain.
 
 mod args;
 mod percentiles;
 mod probe;
+mod prober;
 mod report;
 mod run;
 mod source;

@@ -3,8 +3,9 @@
 //! bot's poll, and the service's counters, which say what it has applied);
 //! and the final tail check.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -43,63 +44,87 @@ pub(super) struct Polls {
     pub(super) failed_after: u64,
 }
 
-/// Counters the sender, the prober and the ticker share (one task: `Cell`s).
+/// What the sender, the prober (its own thread) and the ticker share.
 #[derive(Default)]
 pub(super) struct Progress {
-    pub(super) sent: Cell<u64>,
-    pub(super) send_errors: Cell<u64>,
-    pub(super) done: Cell<bool>,
-    pub(super) stop: Cell<bool>,
+    pub(super) sent: AtomicU64,
+    pub(super) send_errors: AtomicU64,
+    /// The flood is over: polls from now on count as "after".
+    pub(super) done: AtomicBool,
+    /// Ctrl-C: stop sending.
+    pub(super) stop: AtomicBool,
     /// `(commands sent, when)`, every [`MARK_EVERY`] commands, until applied.
-    sent_marks: RefCell<VecDeque<(u64, Instant)>>,
+    sent_marks: Mutex<VecDeque<(u64, Instant)>>,
     /// The service's counters at the start, subtracted from every later reading.
-    pub(super) baseline: RefCell<Option<ServiceStats>>,
+    pub(super) baseline: Mutex<Option<ServiceStats>>,
     /// The latest reading, minus the baseline: applied, dropped, processed.
-    pub(super) applied: Cell<u64>,
-    pub(super) dropped: Cell<u64>,
-    pub(super) processed: Cell<u64>,
+    pub(super) applied: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) processed: AtomicU64,
     /// The most commands sent and not yet through the service, at any reading.
-    pub(super) backlog_peak: Cell<u64>,
+    pub(super) backlog_peak: AtomicU64,
     /// The service's own peak: events waiting in its queue (core) or its
     /// stream lag (JetStream).
-    pub(super) service_backlog_peak: Cell<u64>,
+    pub(super) service_backlog_peak: AtomicU64,
     /// When a reading first showed everything sent processed, after the flood.
-    pub(super) drained_at: Cell<Option<Instant>>,
-    pub(super) polls: RefCell<Polls>,
-    pub(super) applied_samples: RefCell<Vec<Duration>>,
+    pub(super) drained_at: Mutex<Option<Instant>>,
+    pub(super) polls: Mutex<Polls>,
+    pub(super) applied_samples: Mutex<Vec<Duration>>,
+    /// Woken at every reading of the counters (the closed loop waits on it).
+    pub(super) read: tokio::sync::Notify,
+}
+
+/// A lock that a panicked holder cannot poison for the report.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Progress {
+    pub(super) fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn drained(&self) -> bool {
+        lock(&self.drained_at).is_some()
+    }
 }
 
 /// Sends one command and counts it, sent or refused.
 pub(super) async fn send<T: Transport>(link: &BusLink<T>, progress: &Progress, command: Command) {
     match link.send(command).await {
         Ok(()) => {
-            let sent = progress.sent.get() + 1;
-            progress.sent.set(sent);
+            let sent = progress.sent.fetch_add(1, Ordering::Relaxed) + 1;
             if sent % MARK_EVERY == 1 {
-                progress.sent_marks.borrow_mut().push_back((sent, Instant::now()));
+                lock(&progress.sent_marks).push_back((sent, Instant::now()));
             }
         }
         Err(error) => {
-            progress.send_errors.set(progress.send_errors.get() + 1);
+            progress.send_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, "loadtest: send failed");
         }
     }
 }
 
 /// One `outbound.get`, timed from the request to its reply (the bot's poll).
-/// Polled `unconstrained` so tokio's cooperative budget cannot add the
-/// sender's work to the time.
 pub(super) async fn poll<T: Transport>(
     link: &BusLink<T>,
     outbound: &mut Outbound,
     progress: &Progress,
     timeout: Duration,
 ) -> Result<(), LinkError> {
-    let during = !progress.done.get();
+    let during = !progress.is_done();
     let asked = Instant::now();
-    let result = tokio::task::unconstrained(link.request(outbound.request(SystemClock.now_ms()), timeout)).await;
+    let result = link.request(outbound.request(SystemClock.now_ms()), timeout).await;
     let took = asked.elapsed();
-    let mut polls = progress.polls.borrow_mut();
+    let mut polls = lock(&progress.polls);
     match (&result, during) {
         (Ok(_), true) => polls.during.push(took),
         (Ok(_), false) => polls.after.push(took),
@@ -128,30 +153,34 @@ pub(super) async fn service_stats<T: Transport>(
 /// processed, the backlog, and the "event -> applied" samples of the marks
 /// it has now passed.
 pub(super) async fn watch<T: Transport>(transport: &T, progress: &Progress, timeout: Duration) {
-    let sent = progress.sent.get();
-    let Ok(stats) = service_stats(transport, timeout).await else { return };
+    let sent = progress.sent();
+    let stats = service_stats(transport, timeout).await;
     let answered = Instant::now();
-    let (applied, dropped, processed) = through(&stats);
+    if let Ok(stats) = stats {
+        record(&stats, sent, answered, progress);
+    }
+    // Woken either way: a waiting sender looks at the time, too.
+    progress.read.notify_waiters();
+}
+
+fn record(stats: &ServiceStats, sent: u64, answered: Instant, progress: &Progress) {
+    let (applied, dropped, processed) = through(stats);
     let (applied_before, dropped_before, processed_before) =
-        progress.baseline.borrow().as_ref().map(through).unwrap_or_default();
-    let (applied, dropped, processed) = (
-        applied.saturating_sub(applied_before),
-        dropped.saturating_sub(dropped_before),
-        processed.saturating_sub(processed_before),
-    );
-    progress.processed.set(processed);
-    progress.applied.set(applied);
-    progress.dropped.set(dropped);
-    progress.backlog_peak.set(progress.backlog_peak.get().max(sent.saturating_sub(processed)));
-    let own_peak = stats.backlog_peak.max(stats.backlog);
-    progress.service_backlog_peak.set(progress.service_backlog_peak.get().max(own_peak));
-    let mut marks = progress.sent_marks.borrow_mut();
+        lock(&progress.baseline).as_ref().map(through).unwrap_or_default();
+    let processed = processed.saturating_sub(processed_before);
+    progress.processed.store(processed, Ordering::Relaxed);
+    progress.applied.store(applied.saturating_sub(applied_before), Ordering::Relaxed);
+    progress.dropped.store(dropped.saturating_sub(dropped_before), Ordering::Relaxed);
+    progress.backlog_peak.fetch_max(sent.saturating_sub(processed), Ordering::Relaxed);
+    progress.service_backlog_peak.fetch_max(stats.backlog_peak.max(stats.backlog), Ordering::Relaxed);
+    let mut marks = lock(&progress.sent_marks);
+    let mut samples = lock(&progress.applied_samples);
     while let Some(&(_, at)) = marks.front().filter(|(count, _)| *count <= processed) {
-        progress.applied_samples.borrow_mut().push(answered - at);
+        samples.push(answered - at);
         marks.pop_front();
     }
-    if progress.done.get() && processed >= progress.sent.get() && progress.drained_at.get().is_none() {
-        progress.drained_at.set(Some(answered));
+    if progress.is_done() && processed >= progress.sent() {
+        lock(&progress.drained_at).get_or_insert(answered);
     }
 }
 
