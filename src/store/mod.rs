@@ -52,7 +52,10 @@ pub use outbound::OutboundMessage;
 pub type UnixSeconds = i64;
 
 /// The `PRAGMA user_version` this build writes, and the newest it opens.
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// 1: v0.5.0's schema (upgraded in place). 2: plus `idx_recent_chat_timestamp_id`. Each
+/// step only adds objects, so a v0.5.0 service still works on a version 2 file.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A connection to a rosey database, migrated to [`SCHEMA_VERSION`].
 ///
