@@ -65,6 +65,11 @@ impl Store {
         let prepared = (|| {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            // A savepoint copies every page it first touches to a sub-journal, a temporary
+            // file once it passes 64 KiB: a batch's held chat lines touch hundreds of pages,
+            // and writing them to disk was an eighth of a chat line's cost. In memory they
+            // are a memcpy; the sub-journal lives only until the savepoint ends.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
             if let Some(journal) = journal {
                 set_journal(&conn, journal)?;
             }
