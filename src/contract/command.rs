@@ -1,5 +1,7 @@
 //! `Command`: any message the bot sends the db-service, typed.
 
+use serde::Deserialize;
+
 use super::payload::*;
 use super::subject::Subject;
 
@@ -105,28 +107,69 @@ impl Command {
     pub fn decode(subject: &str, payload: &[u8]) -> Result<Command, DecodeError> {
         let err = |reason: String| DecodeError { subject: subject.to_string(), reason };
         let known = Subject::parse(subject).ok_or_else(|| err("unknown subject".into()))?;
-        let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| err(format!("not JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(err(format!("expected a JSON object, got {}", kind_of(&value))));
+        if known == Subject::MessageLog {
+            if let Some(log) = message_log_in_one_pass(payload) {
+                return Ok(Command::MessageLog(log));
+            }
         }
-        fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, serde_json::Error> {
-            serde_json::from_value(value)
-        }
-        let command = match known {
-            Subject::UserJoined => parse(value).map(Command::UserJoined),
-            Subject::UserLeft => parse(value).map(Command::UserLeft),
-            Subject::MessageLog => parse(value).map(Command::MessageLog),
-            Subject::StatsUserCount => parse(value).map(Command::UserCount),
-            Subject::StatsHighWater => parse(value).map(Command::HighWater),
-            Subject::StatusUpdate => parse(value).map(Command::Status),
-            Subject::OutboundMarkSent => parse(value).map(Command::MarkSent),
-            Subject::OutboundMarkFailed => parse(value).map(Command::MarkFailed),
-            Subject::OutboundGet => parse(value).map(|r| Command::Request(Request::OutboundGet(r))),
-            Subject::OutboundEnqueue => parse(value).map(|r| Command::Request(Request::Enqueue(r))),
-            Subject::RecentChatGet => parse(value).map(|r| Command::Request(Request::RecentChat(r))),
-        };
-        command.map_err(|e| err(e.to_string()))
+        decode_in_two_passes(known, payload).map_err(err)
     }
+}
+
+/// `rosey.db.message.log` exactly as this bot and v0.5.0's send it: these fields and no
+/// others, each at most once. What this accepts, the two-pass decode accepts with the same
+/// result; everything else goes there.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainMessageLog {
+    username: String,
+    message: String,
+    #[serde(default)]
+    at_ms: Option<i64>,
+}
+
+/// Decodes the chat line, the hot subject, straight into its struct (no
+/// `serde_json::Value` in between), or `None` when the payload needs the two-pass decode
+/// to be read (or refused) exactly as before.
+///
+/// Why only the plain shape: skipping an unknown field checks less than parsing it into a
+/// `Value` does (UTF-8 and range of ignored values, nesting depth), and a struct also
+/// accepts a JSON array or repeated keys, which the two-pass decode refuses or reads as
+/// last-wins. So anything but one object of known, distinct fields falls back, and every
+/// error message is the two-pass decode's own.
+fn message_log_in_one_pass(payload: &[u8]) -> Option<MessageLog> {
+    let opens_an_object = payload.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+    if !opens_an_object {
+        return None;
+    }
+    let plain: PlainMessageLog = serde_json::from_slice(payload).ok()?;
+    Some(MessageLog { username: plain.username, message: plain.message, at_ms: plain.at_ms })
+}
+
+/// The general decode: the payload as a `serde_json::Value` (so syntax errors and
+/// non-objects are named as such), then the subject's struct from it.
+fn decode_in_two_passes(known: Subject, payload: &[u8]) -> Result<Command, String> {
+    let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+    if !value.is_object() {
+        return Err(format!("expected a JSON object, got {}", kind_of(&value)));
+    }
+    fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+    let command = match known {
+        Subject::UserJoined => parse(value).map(Command::UserJoined),
+        Subject::UserLeft => parse(value).map(Command::UserLeft),
+        Subject::MessageLog => parse(value).map(Command::MessageLog),
+        Subject::StatsUserCount => parse(value).map(Command::UserCount),
+        Subject::StatsHighWater => parse(value).map(Command::HighWater),
+        Subject::StatusUpdate => parse(value).map(Command::Status),
+        Subject::OutboundMarkSent => parse(value).map(Command::MarkSent),
+        Subject::OutboundMarkFailed => parse(value).map(Command::MarkFailed),
+        Subject::OutboundGet => parse(value).map(|r| Command::Request(Request::OutboundGet(r))),
+        Subject::OutboundEnqueue => parse(value).map(|r| Command::Request(Request::Enqueue(r))),
+        Subject::RecentChatGet => parse(value).map(|r| Command::Request(Request::RecentChat(r))),
+    };
+    command.map_err(|e| e.to_string())
 }
 
 /// A short name for a JSON value's type, for error messages.
@@ -229,6 +272,35 @@ mod tests {
             let err = Command::decode(subject, payload.as_bytes()).unwrap_err();
             assert_eq!(err.subject, subject);
             assert!(err.reason.contains(reason), "{subject} {payload}: {err}");
+        }
+    }
+
+    /// The one-pass chat decode reads every payload as the two-pass decode does: the same
+    /// command, or the same error, for shapes at the edge of what it takes.
+    #[test]
+    fn chat_line_decodes_as_the_two_pass_decode_does() {
+        let payloads: [&[u8]; 16] = [
+            br#"{"username": "a", "message": "m"}"#,
+            br#"  {"message": "m", "username": "a", "at_ms": 1731000000123}"#,
+            br#"{"username": "a", "message": "m", "at_ms": null}"#,
+            br#"{"username": "a", "message": "m", "extra": {"deep": [1, 2]}}"#,
+            br#"{"username": "a", "message": "m", "extra": 1e400}"#,
+            br#"{"username": "a", "message": "m", "extra": "\ud800"}"#,
+            br#"{"username": "a", "username": "b", "message": "m"}"#,
+            br#"{"usern\u0061me": "\u00e9t\u00e9", "message": "tab\tline"}"#,
+            br#"["a", "m"]"#,
+            br#"{"username": "a", "message": "m"} trailing"#,
+            br#"{"username": 5, "message": "#,
+            br#"{"username": "a"}"#,
+            br#"{"username": "a", "message": "m", "at_ms": 1.5}"#,
+            br#"{"username": "a", "message": "m", "at_ms": 18446744073709551615}"#,
+            b"{\"username\": \"a\", \"message\": \"m\", \"x\": \"\xff\"}",
+            b"",
+        ];
+        for payload in payloads {
+            let once = Command::decode(Subject::MessageLog.as_str(), payload).map_err(|e| e.reason);
+            let twice = decode_in_two_passes(Subject::MessageLog, payload);
+            assert_eq!(once, twice, "{}", String::from_utf8_lossy(payload));
         }
     }
 

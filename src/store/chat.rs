@@ -1,9 +1,10 @@
 //! Chat lines: the per-user line count, the `recent_chat` log and its 150 h retention.
 //!
-//! This is the hot path under a chat burst, so every statement goes through the
-//! connection's statement cache and the whole line is one transaction (or one savepoint
-//! inside a batch).
+//! This is the hot path under a chat burst. Outside a batch a line is one transaction;
+//! inside one it is usually held back and written with the batch's other lines (see
+//! `pending`), and otherwise applied alone in its own savepoint.
 
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
@@ -31,6 +32,15 @@ SELECT timestamp, username, message FROM (
     ORDER BY timestamp DESC, id DESC LIMIT ?1
 ) ORDER BY timestamp, id";
 
+/// Applies one chat line alone: count, append, expire. Run inside [`Store::write`]'s
+/// transaction or savepoint.
+pub(super) fn write_line(conn: &Connection, username: &str, message: &str, now: UnixSeconds) -> Result<(), StoreError> {
+    conn.prepare_cached(UPSERT_USER)?.execute((username, now))?;
+    conn.prepare_cached(INSERT_LINE)?.execute((now, username, message))?;
+    conn.prepare_cached(EXPIRE)?.execute([now.saturating_sub(RETENTION_SECS)])?;
+    Ok(())
+}
+
 /// One line of `recent_chat`, as the `rosey.db.stats.recent_chat.get` reply carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecentChat {
@@ -57,16 +67,21 @@ impl Store {
     /// # Returns
     /// `false`, having written nothing, when the line is not chat (see the contract,
     /// section 5: empty or bracketed username, or empty message).
+    ///
+    /// # Errors
+    /// Inside a batch a line may be held back and written later: then this returns
+    /// `Ok(true)` and a failure to write it surfaces in [`Store::take_deferred_errors`].
     pub fn user_chat_message(&mut self, username: &str, message: &str, now: UnixSeconds) -> Result<bool, StoreError> {
         if !is_chat(username, message) {
             return Ok(false);
         }
-        self.write(|conn| {
-            conn.prepare_cached(UPSERT_USER)?.execute((username, now))?;
-            conn.prepare_cached(INSERT_LINE)?.execute((now, username, message))?;
-            conn.prepare_cached(EXPIRE)?.execute([now.saturating_sub(RETENTION_SECS)])?;
-            Ok(true)
-        })
+        if self.in_batch() && self.hold_line(username, message, now) {
+            return Ok(true);
+        }
+        let written = self.write(|conn| write_line(conn, username, message, now));
+        // Its DELETE may have removed the oldest lines.
+        self.forget_oldest();
+        written.map(|()| true)
     }
 
     /// The newest `limit` lines (ordered by timestamp, then id), oldest first. A negative

@@ -90,7 +90,7 @@ impl Store {
     /// the tables agree with each other.
     pub fn dump(&self) -> Result<DbDump, StoreError> {
         self.read(|conn| {
-            let snapshot = if self.batch_open { None } else { Some(conn.unchecked_transaction()?) };
+            let snapshot = if self.batch_open.get() { None } else { Some(conn.unchecked_transaction()?) };
             let tables = TABLES.iter().map(|table| dump_table(conn, table)).collect::<Result<_, _>>()?;
             if let Some(snapshot) = snapshot {
                 snapshot.commit()?;

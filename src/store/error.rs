@@ -47,6 +47,9 @@ pub enum StoreErrorKind {
         /// What was found, for the message.
         detail: String,
     },
+    /// SQLite gave the open batch's transaction up (disk full, I/O error) before this
+    /// operation, held back in the batch, was written: it is lost with the batch.
+    BatchLost,
     /// An outbound message was empty.
     EmptyMessage,
     /// A known status field carried a JSON object or array.
@@ -142,6 +145,11 @@ impl fmt::Display for StoreError {
                 f,
                 "{at} is an SQLite database that rosey did not create ({detail}); it was \
                  left untouched: point rosey at its own database file or at a new path"
+            ),
+            StoreErrorKind::BatchLost => write!(
+                f,
+                "SQLite gave up the open batch on {at} before this chat line was written: \
+                 it is lost with the batch (check the disk; an earlier error says why)"
             ),
             StoreErrorKind::EmptyMessage => f.write_str("an outbound message must not be empty: send some text"),
             StoreErrorKind::InvalidStatusValue { field } => write!(

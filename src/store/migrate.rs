@@ -1,9 +1,11 @@
 //! The one migration, run on every open: it creates a new file, or upgrades a v0.5.0 file
-//! in place, to `user_version` 1, and refuses files it must not touch.
+//! (or one of ours at an older version) in place, to [`SCHEMA_VERSION`], and refuses files
+//! it must not touch.
 //!
 //! v0.5.0 never set `user_version`, so version 0 means "new, or written by v0.5.0". Its
 //! upgrade is additive only (missing tables and indexes, the four columns older v0.5.0
-//! files lack, the two singleton rows), so every existing row survives.
+//! files lack, the two singleton rows), so every existing row survives. Version 1 -> 2 adds
+//! one index; the same `IF NOT EXISTS` DDL does it, so every step runs the same code.
 
 use rusqlite::Connection;
 use tracing::info;
@@ -61,6 +63,7 @@ fn migrate_locked(conn: &Connection, now: UnixSeconds) -> Result<(), StoreError>
     if check_version(user_version(conn)?)? {
         return Ok(());
     }
+    let version = user_version(conn)?;
     let existing = user_tables(conn)?;
     let ours = existing.iter().filter(|name| TABLES.iter().any(|table| table.name == name.as_str())).count();
     if ours == 0 && !existing.is_empty() {
@@ -69,7 +72,7 @@ fn migrate_locked(conn: &Connection, now: UnixSeconds) -> Result<(), StoreError>
         }));
     }
     if ours > 0 {
-        info!(tables = ours, "upgrading a v0.5.0 database in place");
+        info!(tables = ours, from = version, to = SCHEMA_VERSION, "upgrading the database in place");
     }
     conn.execute_batch(DDL)?;
     for (table, column, decl) in LATER_COLUMNS {
@@ -193,7 +196,7 @@ mod tests {
         let path = dir.path().join("v05.db");
         write_file(&path, OLD_V05)?;
         let mut store = Store::open(&path, 1000)?;
-        assert_eq!(store.schema_version()?, 1);
+        assert_eq!(store.schema_version()?, SCHEMA_VERSION);
 
         let dump = store.dump()?;
         let fresh = Store::open_in_memory(0)?.dump()?;
@@ -231,6 +234,33 @@ mod tests {
         Ok(())
     }
 
+    /// A file of schema 1 (this project's build before the index) gets the index and keeps
+    /// every row: 1 -> 2 is additive.
+    #[test]
+    fn version_1_file_gets_the_new_index_and_keeps_rows() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("v1.db");
+        {
+            let mut store = Store::open(&path, 10)?;
+            store.user_chat_message("alice", "kept", 20)?;
+        }
+        let conn = Connection::open(&path)?;
+        conn.execute_batch("DROP INDEX idx_recent_chat_timestamp_id; PRAGMA user_version = 1;")?;
+        drop(conn);
+        let store = Store::open(&path, 30)?;
+        assert_eq!(store.schema_version()?, SCHEMA_VERSION);
+        let index: i64 = store.conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_recent_chat_timestamp_id'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(index, 1);
+        assert_eq!(store.recent_chat(10)?.len(), 1);
+        let stamped: i64 = store.conn.query_row("SELECT last_updated FROM channel_stats", [], |r| r.get(0))?;
+        assert_eq!(stamped, 10, "the singleton rows are kept, not stamped again");
+        Ok(())
+    }
+
     #[test]
     fn v05_file_missing_tables_gets_them_and_singletons() -> TestResult {
         let dir = tempfile::tempdir()?;
@@ -254,9 +284,9 @@ mod tests {
     fn newer_schema_is_rejected_untouched() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("future.db");
-        write_file(&path, "PRAGMA user_version = 2;")?;
+        write_file(&path, &format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))?;
         let err = expect_err(Store::open(&path, 0))?;
-        assert_eq!(err.kind(), &StoreErrorKind::NewerSchema { found: 2, supported: 1 });
+        assert_eq!(err.kind(), &StoreErrorKind::NewerSchema { found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION });
         let text = err.to_string();
         assert!(text.contains("future.db") && text.contains("upgrade rosey"), "{text}");
         let tables: i64 = Connection::open(&path)?.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;

@@ -7,6 +7,7 @@
 //! - `migrate`: creating a new file, upgrading a v0.5.0 file in place.
 //! - `sessions`: joins, leaves and [`Store::close`] (time connected).
 //! - `chat`: chat lines, `recent_chat` and its 150 h retention.
+//! - `pending`: chat lines a batch holds back and writes together, and their errors.
 //! - `stats`: user counts, high-water marks, the bot's current status.
 //! - `outbound`: the outbound message queue, its backoff and its marks.
 //! - `checkpoint`: WAL checkpoints on their own thread, for the db-service binary.
@@ -23,7 +24,11 @@
 //! Outside a batch every operation is its own `BEGIN IMMEDIATE` transaction. Between
 //! [`Store::begin_batch`] and [`Store::commit_batch`] operations share one transaction
 //! (group commit: one sync for many events) and each runs inside a `SAVEPOINT`, so an
-//! operation that fails is rolled back whole while the rest of the batch stays.
+//! operation that fails is rolled back whole while the rest of the batch stays. Chat lines
+//! are the exception that makes group commit fast: a batch holds them back and writes them
+//! together before anything else touches or reads the database, with the same result and
+//! the same one-line-rejected failure; their errors arrive through
+//! [`Store::take_deferred_errors`] (see `pending`).
 //! `IMMEDIATE` takes the write lock up front, so two processes sharing a file wait for
 //! each other (up to the 5 s busy timeout) instead of failing on a lock upgrade.
 
@@ -35,10 +40,12 @@ mod error;
 mod migrate;
 mod open;
 mod outbound;
+mod pending;
 mod schema;
 mod sessions;
 mod stats;
 
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use rusqlite::Connection;
@@ -50,12 +57,16 @@ pub use dump::{DbDump, TableDump};
 pub use error::{StoreError, StoreErrorKind};
 pub use open::Journal;
 pub use outbound::OutboundMessage;
+pub use pending::DeferredChatError;
 
 /// Seconds since the Unix epoch, as the store writes them.
 pub type UnixSeconds = i64;
 
 /// The `PRAGMA user_version` this build writes, and the newest it opens.
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// 1: v0.5.0's schema (upgraded in place). 2: plus `idx_recent_chat_timestamp_id`. Each
+/// step only adds objects, so a v0.5.0 service still works on a version 2 file.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A connection to a rosey database, migrated to [`SCHEMA_VERSION`].
 ///
@@ -66,8 +77,12 @@ pub struct Store {
     conn: Connection,
     /// The file, for error messages; `None` in memory.
     path: Option<PathBuf>,
-    /// Whether a group-commit transaction is open.
-    batch_open: bool,
+    /// Whether a group-commit transaction is open. A `Cell`, like `pending`, because reads
+    /// (`&self`) write the held lines first, and that can lose the batch.
+    batch_open: Cell<bool>,
+    /// The open batch's held chat lines, what it knows of the oldest line, and the lines
+    /// it failed to write.
+    pending: RefCell<pending::PendingChat>,
 }
 
 impl Store {
@@ -76,23 +91,30 @@ impl Store {
     /// The batch holds the write lock until [`Store::commit_batch`], so keep it short when
     /// other processes share the file.
     pub fn begin_batch(&mut self) -> Result<(), StoreError> {
-        if self.batch_open {
+        if self.batch_open.get() {
             return Ok(());
         }
         self.exec("BEGIN IMMEDIATE").map_err(|err| self.here(err))?;
-        self.batch_open = true;
+        self.batch_open.set(true);
+        // Another process may have changed the file since our last transaction.
+        self.forget_oldest();
         Ok(())
     }
 
     /// Commits the open batch; does nothing when none is open.
     ///
+    /// Held chat lines are written first; a line that fails then is rejected alone and
+    /// reported by [`Store::take_deferred_errors`].
+    ///
     /// # Errors
     /// When the commit fails the whole batch is rolled back and the batch is closed.
     pub fn commit_batch(&mut self) -> Result<(), StoreError> {
-        if !self.batch_open {
+        self.flush_pending();
+        if !self.batch_open.get() {
             return Ok(());
         }
-        self.batch_open = false;
+        self.batch_open.set(false);
+        self.forget_oldest();
         self.exec("COMMIT").map_err(|err| {
             self.rollback_if_open();
             self.here(err)
@@ -101,22 +123,32 @@ impl Store {
 
     /// Rolls the open batch back whole and closes it: nothing of it stays.
     pub fn abort_batch(&mut self) {
-        if self.batch_open {
-            self.batch_open = false;
+        self.discard_pending();
+        if self.batch_open.get() {
+            self.batch_open.set(false);
             self.rollback_if_open();
         }
     }
 
     /// Whether a batch is open.
     pub fn in_batch(&self) -> bool {
-        self.batch_open
+        self.batch_open.get()
     }
 
-    /// Runs one writing operation atomically: its own transaction outside a batch, a
-    /// savepoint inside one. On failure nothing of it stays.
+    /// Runs one writing operation atomically, after the held chat lines: its own
+    /// transaction outside a batch, a savepoint inside one. On failure nothing of it stays.
     fn write<T>(&mut self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let (begin, end) =
-            if self.batch_open { ("SAVEPOINT rosey_op", "RELEASE rosey_op") } else { ("BEGIN IMMEDIATE", "COMMIT") };
+        self.flush_pending();
+        self.atomically(op)
+    }
+
+    /// [`Store::write`] without writing the held lines first: the flush itself runs here.
+    fn atomically<T>(&self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let (begin, end) = if self.batch_open.get() {
+            ("SAVEPOINT rosey_op", "RELEASE rosey_op")
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT")
+        };
         if let Err(err) = self.exec(begin) {
             self.forget_lost_batch();
             return Err(self.here(err));
@@ -132,23 +164,27 @@ impl Store {
     }
 
     /// Closes the batch if SQLite rolled its transaction back on its own.
-    fn forget_lost_batch(&mut self) {
-        if self.batch_open && self.conn.is_autocommit() {
+    fn forget_lost_batch(&self) {
+        if self.batch_open.get() && self.conn.is_autocommit() {
             warn!("SQLite aborted the open batch; its earlier operations are lost");
-            self.batch_open = false;
+            self.batch_open.set(false);
+            self.discard_pending();
         }
     }
 
     /// Backs out a failed [`Store::write`]. Some SQLite failures (disk full, I/O errors)
     /// roll back the whole transaction by themselves; a batch hit by one is lost, and the
     /// store goes back to one transaction per operation.
-    fn undo(&mut self) {
-        if self.batch_open {
+    fn undo(&self) {
+        // What the savepoint undid may have held older lines than we know of.
+        self.forget_oldest();
+        if self.batch_open.get() {
             let undone = self.exec("ROLLBACK TO rosey_op").and_then(|()| self.exec("RELEASE rosey_op"));
             if undone.is_err() {
                 // The savepoint is gone, so the transaction cannot be trusted either.
                 warn!("could not roll back a failed operation; the open batch is discarded");
-                self.batch_open = false;
+                self.batch_open.set(false);
+                self.discard_pending();
                 self.rollback_if_open();
             }
             self.forget_lost_batch();
@@ -165,8 +201,10 @@ impl Store {
         }
     }
 
-    /// Runs a reading operation, attaching the path to its error.
+    /// Runs a reading operation after writing the held chat lines, so it sees every effect
+    /// applied before it; attaches the path to its error.
     fn read<T>(&self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.flush_pending();
         op(&self.conn).map_err(|err| self.here(err))
     }
 
@@ -183,7 +221,7 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if self.batch_open {
+        if self.batch_open.get() {
             warn!("store dropped with a batch open; the batch is discarded");
         }
     }
@@ -191,7 +229,10 @@ impl Drop for Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).field("batch_open", &self.batch_open).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("batch_open", &self.batch_open.get())
+            .finish_non_exhaustive()
     }
 }
 

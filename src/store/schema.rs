@@ -1,6 +1,11 @@
 //! The schema: v0.5.0's eight tables, with their names, columns, indexes, defaults and
 //! CHECKs kept exactly, so v0.5.0 tools still read our files and we read theirs.
 //!
+//! One object is ours, not v0.5.0's: `idx_recent_chat_timestamp_id`, which serves
+//! `recent_chat.get`'s `ORDER BY timestamp DESC, id DESC` without a sort (v0.5.0's
+//! `timestamp DESC` index breaks ties by ascending rowid, so it cannot) and the retention's
+//! `MIN(timestamp)`. An index is invisible to v0.5.0's queries, so its files stay theirs.
+//!
 //! Columns that an upgrade adds with `ALTER TABLE` land at the end of their table; [`TABLES`]
 //! holds the canonical order, which [`crate::store::DbDump`] uses so an upgraded file dumps
 //! like a fresh one.
@@ -115,6 +120,7 @@ CREATE TABLE IF NOT EXISTS recent_chat (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_recent_chat_timestamp ON recent_chat(timestamp DESC);
+CREATE INDEX IF NOT EXISTS idx_recent_chat_timestamp_id ON recent_chat(timestamp DESC, id DESC);
 CREATE TABLE IF NOT EXISTS current_status (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     bot_name TEXT,
@@ -168,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn ddl_creates_v05_indexes() -> TestResult {
+    fn ddl_creates_v05_indexes_and_ours() -> TestResult {
         let store = Store::open_in_memory(0)?;
         let indexes: Vec<(String, String)> = store
             .conn
@@ -182,11 +188,30 @@ mod tests {
             ("idx_api_tokens_revoked", "api_tokens"),
             ("idx_outbound_sent", "outbound_messages"),
             ("idx_recent_chat_timestamp", "recent_chat"),
+            ("idx_recent_chat_timestamp_id", "recent_chat"),
             ("idx_user_count_timestamp", "user_count_history"),
         ];
         let expected: Vec<(String, String)> =
             expected.iter().map(|(i, t)| ((*i).to_owned(), (*t).to_owned())).collect();
         assert_eq!(indexes, expected);
+        Ok(())
+    }
+
+    /// `recent_chat.get` walks the new index instead of sorting the whole table.
+    #[test]
+    fn recent_chat_order_uses_the_index_without_a_sort() -> TestResult {
+        let store = Store::open_in_memory(0)?;
+        let plan: Vec<String> = store
+            .conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id, timestamp, username, message FROM recent_chat \
+                 ORDER BY timestamp DESC, id DESC LIMIT 5",
+            )?
+            .query_map([], |r| r.get(3))?
+            .collect::<Result<_, _>>()?;
+        let plan = plan.join("; ");
+        assert!(plan.contains("idx_recent_chat_timestamp_id"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         Ok(())
     }
 
