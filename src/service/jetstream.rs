@@ -53,6 +53,10 @@ use crate::transport::{
 /// redelivery (the consumer's `max_ack_pending` bounds them too).
 const MAX_EARLY: usize = 10_000;
 
+/// Most deliveries applied in one transaction: a batch (with its acks) runs
+/// to its end before a poll is looked at, so it stays around a millisecond.
+const MAX_STREAM_BATCH: usize = 256;
+
 /// How often parked reads look at the database's applied sequence again.
 const PARKED_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -231,7 +235,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         early: &mut BTreeMap<u64, StreamMessage>,
     ) {
         let max_batch = match self.config.commit {
-            CommitMode::Group { max_batch } => max_batch.max(1),
+            CommitMode::Group { max_batch } => max_batch.clamp(1, MAX_STREAM_BATCH),
             CommitMode::PerCommand => 1,
         };
         let mut deliveries = vec![first];

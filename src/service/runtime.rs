@@ -396,8 +396,18 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     }
 
     /// Counts a commit and pauses as the simulated disk says.
+    ///
+    /// Also reports the chat lines the store held back and then rejected
+    /// when it wrote them (it writes a batch's lines together, so their
+    /// errors come after their `Ok`): counted and traced as any rejection.
     pub(super) async fn committed(&mut self) {
         self.report.commits += 1;
+        for failed in self.store.take_deferred_errors() {
+            self.report.store_errors += 1;
+            let subject = crate::contract::Subject::MessageLog;
+            tracing::warn!(%subject, error = %failed.error, "store rejected the command; rolled back");
+            self.record(TraceEvent::StoreError { subject, error: failed.error.to_string() });
+        }
         if let Some(delay) = &self.commit_delay {
             let pause = delay();
             if !pause.is_zero() {

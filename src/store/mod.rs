@@ -142,6 +142,19 @@ impl Store {
         self.atomically(op)
     }
 
+    /// [`Store::write`] for the outbound queue: its tables (`outbound_messages`,
+    /// `enqueue_requests`) are never touched by chat lines, so held lines need not be
+    /// written first, and a poll behind a burst of chat does not pay for their write.
+    fn write_outbound<T>(&mut self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.atomically(op)
+    }
+
+    /// [`Store::read`] for the outbound queue, without writing the held lines (as
+    /// [`Store::write_outbound`]).
+    fn read_outbound<T>(&self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        op(&self.conn).map_err(|err| self.here(err))
+    }
+
     /// [`Store::write`] without writing the held lines first: the flush itself runs here.
     fn atomically<T>(&self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let (begin, end) = if self.batch_open.get() {

@@ -81,7 +81,7 @@ impl Store {
         if message.is_empty() {
             return Err(self.here(StoreError::new(StoreErrorKind::EmptyMessage)));
         }
-        self.write(|conn| {
+        self.write_outbound(|conn| {
             conn.prepare_cached(ENQUEUE)?.execute((now, message))?;
             Ok(conn.last_insert_rowid())
         })
@@ -100,7 +100,7 @@ impl Store {
         if message.is_empty() {
             return Err(self.here(StoreError::new(StoreErrorKind::EmptyMessage)));
         }
-        self.write(|conn| {
+        self.write_outbound(|conn| {
             conn.execute_batch(CREATE_ENQUEUE_REQUESTS)?;
             let known = conn.prepare_cached(KNOWN_REQUEST)?.query_row([request_id], |row| row.get::<_, i64>(0));
             match known {
@@ -127,7 +127,7 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.read(|conn| {
+        self.read_outbound(|conn| {
             let mut stmt = conn.prepare_cached(CANDIDATES)?;
             let rows = stmt.query_map([max_retries], |row| {
                 Ok(OutboundMessage {
@@ -158,7 +158,7 @@ impl Store {
     /// Whether a row changed: `false` for an unknown id or one already sent (whose
     /// `sent_timestamp` stays).
     pub fn mark_outbound_sent(&mut self, id: i64, now: UnixSeconds) -> Result<bool, StoreError> {
-        self.write(|conn| Ok(conn.prepare_cached(MARK_SENT)?.execute((id, now))? > 0))
+        self.write_outbound(|conn| Ok(conn.prepare_cached(MARK_SENT)?.execute((id, now))? > 0))
     }
 
     /// Records a failed attempt of unsent message `id`: `retry_count` + 1 and
@@ -171,7 +171,7 @@ impl Store {
         permanent: bool,
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
-        self.write(|conn| {
+        self.write_outbound(|conn| {
             let changed = if permanent {
                 conn.prepare_cached(MARK_FAILED_PERMANENT)?.execute((id, error, now))?
             } else {
