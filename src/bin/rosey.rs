@@ -70,7 +70,19 @@ fn main() -> ExitCode {
         Err(err) => return rosey::app::clap_exit(err),
     };
     init_logging(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The db-service applies on this thread; a worker thread runs the NATS
+    // connection's reader beside it, so the socket is drained (and a poll
+    // reaches the outbound lane) while a batch is being applied. Everything
+    // else is one thread.
+    let mut builder = match cli.command {
+        Command::DbService => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(1);
+            builder
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

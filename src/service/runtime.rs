@@ -287,6 +287,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 self.lanes.push(first);
             }
             self.batch(&mut subscription).await;
+            // Let the connection's reader run: on one thread it moves what
+            // the socket holds into the subscription only while this loop
+            // waits, and a poll still in the socket is behind the whole
+            // backlog there (in the server's buffer, where no lane helps).
+            // Between batches, not inside one: a batch holds the file's write
+            // lock, and another instance on this thread would block on it.
+            tokio::task::yield_now().await;
         }
         // Drain. After a round trip every message the server already routed
         // to us is in our buffer; all of it is applied and committed before we
@@ -353,11 +360,6 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             if !after_commit.is_empty() {
                 break;
             }
-            // Let the connection's reader run: on one thread it moves what
-            // the socket holds into the subscription only while this loop
-            // waits, and a poll still in the socket is behind the whole
-            // backlog there (in the server's buffer, where no lane helps).
-            tokio::task::yield_now().await;
         }
         if let Err(error) = self.store.commit_batch() {
             tracing::error!(%error, "commit failed: this batch is lost");

@@ -97,7 +97,7 @@ mod tests {
     /// With automatic checkpoints off, 3,000 lines stay in the log and the
     /// file keeps its first pages; the thread then copies them into the file.
     #[test]
-    fn the_log_is_copied_back_by_the_thread_not_by_commits() -> Result<(), Box<dyn std::error::Error>> {
+    fn the_log_is_copied_back_by_the_thread_not_by_commits() -> crate::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("rosey.db");
         let mut store = Store::open(&path, 0)?;
