@@ -13,6 +13,7 @@
 //! nats_tls_ca = "/etc/rosey/ca.pem"
 //! request_timeout_ms = 2000
 //! drain_timeout_ms = 5000       # how long a shutdown waits for the server
+//! max_backlog = 100000          # core: events the db-service holds before it drops (counted)
 //! db = "bot_data.db"
 //! queue_group = "rosey-db"
 //! protocol = "hardened"          # or "v0.5"
@@ -78,6 +79,10 @@ pub struct Settings {
     /// or reports what it has and exits (default 5000).
     #[arg(long, env = "ROSEY_DRAIN_TIMEOUT_MS", global = true)]
     pub drain_timeout_ms: Option<u64>,
+    /// Core delivery: the most events the db-service holds waiting to be applied;
+    /// past it an arriving event is dropped, counted and logged (default 100000).
+    #[arg(long, env = "ROSEY_MAX_BACKLOG", global = true)]
+    pub max_backlog: Option<usize>,
     /// SQLite database file (default bot_data.db).
     #[arg(long, env = "ROSEY_DB", global = true)]
     pub db: Option<PathBuf>,
@@ -150,6 +155,7 @@ impl std::fmt::Debug for Settings {
             .field("nats_tls_ca", &self.nats_tls_ca)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("drain_timeout_ms", &self.drain_timeout_ms)
+            .field("max_backlog", &self.max_backlog)
             .field("db", &self.db)
             .field("queue_group", &self.queue_group)
             .field("protocol", &self.protocol)
@@ -217,6 +223,7 @@ impl Settings {
             nats_tls_ca: self.nats_tls_ca.or(lower.nats_tls_ca),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             drain_timeout_ms: self.drain_timeout_ms.or(lower.drain_timeout_ms),
+            max_backlog: self.max_backlog.or(lower.max_backlog),
             db: self.db.or(lower.db),
             queue_group: self.queue_group.or(lower.queue_group),
             protocol: self.protocol.or(lower.protocol),
@@ -256,6 +263,10 @@ impl Settings {
     /// bot's last round trip).
     pub fn drain_timeout(&self) -> Duration {
         self.drain_timeout_ms.map_or(DEFAULT_DRAIN_TIMEOUT, Duration::from_millis)
+    }
+
+    pub fn max_backlog(&self) -> usize {
+        self.max_backlog.unwrap_or(crate::service::DEFAULT_MAX_BACKLOG).max(1)
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -323,13 +334,15 @@ mod tests {
         let good = dir.path().join("good.toml");
         std::fs::write(
             &good,
-            "nats_url = \"nats://x:1\"\nprotocol = \"v0.5\"\nrequest_timeout_ms = 500\ndrain_timeout_ms = 250\n",
+            "nats_url = \"nats://x:1\"\nprotocol = \"v0.5\"\nrequest_timeout_ms = 500\ndrain_timeout_ms = 250\nmax_backlog = 7\n",
         )
         .unwrap();
         let settings = Settings::from_file(&good).unwrap();
         assert_eq!(settings.protocol(), Protocol::V05);
         assert_eq!(settings.request_timeout(), Duration::from_millis(500));
         assert_eq!(settings.drain_timeout(), Duration::from_millis(250));
+        assert_eq!(settings.max_backlog(), 7);
+        assert_eq!(Settings::default().max_backlog(), crate::service::DEFAULT_MAX_BACKLOG);
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "nats_ulr = \"typo\"\n").unwrap();
         let err = Settings::from_file(&bad).unwrap_err().to_string();

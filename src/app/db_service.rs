@@ -20,6 +20,7 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
     let transport = NatsTransport::connect(&settings.nats_options("rosey-db-service")).await?;
     let config = ServiceConfig {
         drain_timeout: settings.drain_timeout(),
+        max_backlog: settings.max_backlog(),
         delivery: settings.delivery(),
         jetstream: settings.jetstream(),
         ..service_config(settings.protocol(), settings.queue_group.clone())
