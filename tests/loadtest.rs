@@ -132,6 +132,7 @@ async fn an_overloaded_service_drops_visibly_and_the_loadtest_counts_it() {
     );
     assert!(report.to_string().contains("DROPPED"), "{report}");
     assert!(report.service_backlog_peak <= 200, "the backlog is bounded: {report}");
+    assert!(report.service_peak_memory > 0, "the service reports its peak memory: {report}");
 }
 
 /// Nobody serves the database: a clear error instead of numbers.

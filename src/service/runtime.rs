@@ -162,6 +162,19 @@ pub struct ServiceStats {
     pub backlog_peak: u64,
     /// JetStream: the highest stream sequence applied.
     pub applied_seq: u64,
+    /// The process's peak resident memory (Linux `VmHWM`), when the system says.
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// The process's peak resident set (`VmHWM` in `/proc/self/status`); `None`
+/// where there is no such file. Read only when the counters are asked for,
+/// which nothing in the simulator does (it is not deterministic).
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl ServiceStats {
@@ -387,6 +400,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             backlog,
             backlog_peak: self.report.backlog_peak.max(self.lanes.backlog_peak as u64),
             applied_seq: self.report.applied_seq,
+            peak_memory_bytes: peak_memory_bytes(),
         }
     }
 

@@ -66,6 +66,8 @@ pub(super) struct Progress {
     /// The service's own peak: events waiting in its queue (core) or its
     /// stream lag (JetStream).
     pub(super) service_backlog_peak: AtomicU64,
+    /// The service's peak resident memory, at the latest reading.
+    pub(super) service_peak_memory: AtomicU64,
     /// When a reading first showed everything sent processed, after the flood.
     pub(super) drained_at: Mutex<Option<Instant>>,
     pub(super) polls: Mutex<Polls>,
@@ -173,6 +175,7 @@ fn record(stats: &ServiceStats, sent: u64, answered: Instant, progress: &Progres
     progress.dropped.store(dropped.saturating_sub(dropped_before), Ordering::Relaxed);
     progress.backlog_peak.fetch_max(sent.saturating_sub(processed), Ordering::Relaxed);
     progress.service_backlog_peak.fetch_max(stats.backlog_peak.max(stats.backlog), Ordering::Relaxed);
+    progress.service_peak_memory.fetch_max(stats.peak_memory_bytes.unwrap_or(0), Ordering::Relaxed);
     let mut marks = lock(&progress.sent_marks);
     let mut samples = lock(&progress.applied_samples);
     while let Some(&(_, at)) = marks.front().filter(|(count, _)| *count <= processed) {

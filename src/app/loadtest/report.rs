@@ -39,6 +39,8 @@ pub struct LoadtestReport {
     pub backlog_peak: u64,
     /// The service's own peak: its queue of events (core) or its lag behind the stream (JetStream).
     pub service_backlog_peak: u64,
+    /// The db-service's peak resident memory in bytes (0: it did not say).
+    pub service_peak_memory: u64,
     /// Chat lines sent, checked by the final tail check, and missing there.
     pub chat_lines: u64,
     pub tail_checked: u64,
@@ -117,9 +119,16 @@ impl fmt::Display for LoadtestReport {
         }
         writeln!(
             f,
-            "backlog  peak {} commands sent and not yet applied (the db-service's own peak: {})",
+            "backlog  peak {} commands sent and not yet applied (the db-service's own peak since it started: {})",
             self.backlog_peak, self.service_backlog_peak
         )?;
+        if self.service_peak_memory > 0 {
+            writeln!(
+                f,
+                "memory   the db-service's peak resident memory: {:.1} MB",
+                self.service_peak_memory as f64 / 1e6
+            )?;
+        }
         match self.tail_missing {
             0 => writeln!(f, "tail     the last {} chat lines are all in the database, in order", self.tail_checked)?,
             n => writeln!(f, "MISSING  {n} of the last {} chat lines are not in the database", self.tail_checked)?,

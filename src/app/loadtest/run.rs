@@ -180,6 +180,7 @@ async fn run<T: Transport>(
         unaccounted: if counters { sent.saturating_sub(progress.processed()) } else { 0 },
         backlog_peak: progress.backlog_peak.load(Ordering::Relaxed),
         service_backlog_peak: progress.service_backlog_peak.load(Ordering::Relaxed),
+        service_peak_memory: progress.service_peak_memory.load(Ordering::Relaxed),
         chat_lines,
         tail_checked,
         tail_missing,
