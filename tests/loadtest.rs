@@ -135,6 +135,33 @@ async fn an_overloaded_service_drops_visibly_and_the_loadtest_counts_it() {
     assert!(report.service_peak_memory > 0, "the service reports its peak memory: {report}");
 }
 
+/// Over JetStream: the loadtest publishes into the stream through the bot's
+/// JetStream link, the service's counters account for every command, and
+/// nothing is dropped (the consumer falls behind instead).
+#[tokio::test]
+async fn over_jetstream_every_sent_command_is_applied_and_counted() {
+    use rosey::delivery::Delivery;
+    let store_dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start_jetstream(store_dir.path());
+    let config = ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() };
+    let svc = service(&server.url(), Store::open_in_memory(T0).unwrap(), config).await;
+    let args = args("chat=8,join=1,leave=1", Rate::Max, Duration::from_millis(300));
+    let settings = Settings { delivery: Some(Delivery::Jetstream), ..settings(&server.url()) };
+    let body = async {
+        svc.ready.await.unwrap();
+        let report = loadtest(&settings, &args, std::future::pending()).await.expect("the loadtest runs");
+        svc.stop.send(()).unwrap();
+        report
+    };
+    let ((service_report, _), report) = tokio::join!(svc.run, body);
+    assert_eq!(report.delivery, Delivery::Jetstream);
+    assert!(report.counters && report.sent > 0, "{report}");
+    assert_eq!((report.applied, report.dropped, report.unaccounted), (report.sent, 0, 0), "{report}");
+    assert_eq!(service_report.applied_seq, report.sent, "every command went through the stream");
+    assert_eq!(report.tail_missing, 0);
+    assert_ordered("outbound.get during", &report.get_during);
+}
+
 /// Nobody serves the database: a clear error instead of numbers.
 #[tokio::test]
 async fn no_db_service_is_an_error_that_says_what_to_start() {

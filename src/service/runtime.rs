@@ -6,14 +6,16 @@
 //! timed out (defect 4). Here one subscription to `rosey.db.>` keeps arrival
 //! order across all subjects; what has arrived is sorted into two lanes (see
 //! [`lanes`](super::lanes): the outbound queue's commands, and the rest), the
-//! outbound lane is served first, and events are applied in chunks between
-//! looks at the subscription, so a poll waits for at most one chunk of chat,
-//! never for the backlog. Everything served between two commits shares one
-//! transaction (one savepoint per command, so a failing command is rolled back
-//! alone). Reads are answered the moment they are reached, from the open
-//! transaction, which already holds every effect received before them on
-//! their lane; write requests (enqueue) are answered after the commit that
-//! makes them durable, which comes as soon as the outbound lane is served.
+//! outbound lane is served first, and events are applied in chunks of 64
+//! between looks at the subscription, so a poll waits for one chunk of chat,
+//! never for the backlog. (Where the connection's reader shares the applying
+//! thread, as in the simulator, it runs between batches: the loop yields after
+//! every commit, never inside a batch, which holds the file's write lock.)
+//! Everything served between two commits shares one transaction (one savepoint
+//! per command, so a failing command is rolled back alone). A request's reply
+//! waits for the commit of its batch, and a request ends its batch early, so a
+//! reply never shows an effect that a failed commit lost and never waits for
+//! more than the chunk it arrived in.
 
 use std::collections::BTreeMap;
 use std::future::Future;
