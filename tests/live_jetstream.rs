@@ -481,7 +481,7 @@ async fn a_poll_reads_its_marks_ahead_of_a_chat_backlog_in_the_stream() {
     };
     let ((report, _), (rows, stats)) = tokio::join!(svc.run, body);
     assert_eq!(rows, Reply::Outbound(vec![]), "the mark behind the chat was applied before the answer");
-    let applied_then = stats.applied.get(Subject::MessageLog.as_str()).copied().unwrap_or(0);
+    let applied_then = stats.report.applied.get(Subject::MessageLog.as_str()).copied().unwrap_or(0);
     assert!(applied_then < LINES, "the poll waited for the chat: {stats:?}");
     assert!(stats.backlog > 0, "{stats:?}");
     assert_eq!(report.read_ahead, 1, "{report:?}");

@@ -414,7 +414,7 @@ async fn poll_behind_a_burst(
 async fn a_poll_is_answered_ahead_of_a_chat_backlog() {
     let (rows, stats) = poll_behind_a_burst(ServiceConfig::default()).await;
     assert_eq!(rows.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["behind the burst"]);
-    let applied = stats.applied.get(Subject::MessageLog.as_str()).copied().unwrap_or(0);
+    let applied = stats.report.applied.get(Subject::MessageLog.as_str()).copied().unwrap_or(0);
     assert!(applied < 20_000, "the poll waited for the whole backlog: {stats:?}");
     assert!(stats.backlog > 0, "{stats:?}");
 }
@@ -425,5 +425,5 @@ async fn without_the_outbound_lane_the_poll_waits_for_the_backlog() {
     let config = ServiceConfig { outbound_lane: false, ..ServiceConfig::default() };
     let (rows, stats) = poll_behind_a_burst(config).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(stats.applied[Subject::MessageLog.as_str()], 20_000, "{stats:?}");
+    assert_eq!(stats.report.applied[Subject::MessageLog.as_str()], 20_000, "{stats:?}");
 }

@@ -6,10 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use rosey::app::{loadtest, LoadtestArgs, Percentiles, Rate};
+use rosey::app::{loadtest, LoadtestArgs, LoadtestReport, Percentiles, Rate};
 use rosey::config::Settings;
 use rosey::contract::Subject;
-use rosey::service::ServiceConfig;
+use rosey::service::{ServiceConfig, ServiceReport};
 use rosey::store::Store;
 use rosey_sim::nats_server::NatsServer;
 use support::*;
@@ -31,6 +31,24 @@ fn settings(url: &str) -> Settings {
     Settings { nats_url: Some(url.to_string()), ..Settings::default() }
 }
 
+/// Runs the loadtest against `svc`, then stops it: what the service did, its
+/// store, and the report.
+async fn loadtest_against(
+    svc: ServiceHandle<impl std::future::Future<Output = (ServiceReport, Store)>>,
+    settings: &Settings,
+    args: &LoadtestArgs,
+) -> (ServiceReport, Store, LoadtestReport) {
+    let ServiceHandle { run, ready, stop } = svc;
+    let body = async {
+        ready.await.unwrap();
+        let report = loadtest(settings, args, std::future::pending()).await.expect("the loadtest runs");
+        stop.send(()).unwrap();
+        report
+    };
+    let ((service_report, store), report) = tokio::join!(run, body);
+    (service_report, store, report)
+}
+
 fn assert_ordered(what: &str, p: &Percentiles) {
     assert!(p.count > 0, "{what}: no samples");
     assert!(p.p50 <= p.p99 && p.p99 <= p.p999 && p.p999 <= p.max, "{what}: {p:?}");
@@ -44,13 +62,7 @@ async fn every_sent_command_is_applied_and_proven() {
     let svc = service(&server.url(), Store::open_in_memory(T0).unwrap(), ServiceConfig::default()).await;
     let args = args("chat=6,join=1,leave=1,status=1,high_water=1", Rate::PerSecond(2_000), Duration::from_secs(1));
     let settings = settings(&server.url());
-    let body = async {
-        svc.ready.await.unwrap();
-        let report = loadtest(&settings, &args, std::future::pending()).await.expect("the loadtest runs");
-        svc.stop.send(()).unwrap();
-        report
-    };
-    let ((service_report, store), report) = tokio::join!(svc.run, body);
+    let (service_report, store, report) = loadtest_against(svc, &settings, &args).await;
 
     assert_eq!(report.send_errors, 0);
     assert_eq!(report.held, 0);
@@ -91,13 +103,7 @@ async fn max_rate_proves_everything_it_sent() {
     let svc = service(&server.url(), Store::open_in_memory(T0).unwrap(), ServiceConfig::default()).await;
     let args = args("chat=1", Rate::Max, Duration::from_millis(300));
     let settings = settings(&server.url());
-    let body = async {
-        svc.ready.await.unwrap();
-        let report = loadtest(&settings, &args, std::future::pending()).await.expect("the loadtest runs");
-        svc.stop.send(()).unwrap();
-        report
-    };
-    let ((service_report, _), report) = tokio::join!(svc.run, body);
+    let (service_report, _, report) = loadtest_against(svc, &settings, &args).await;
     assert!(report.chat_lines > 0);
     assert_eq!(report.applied, report.sent, "{report}");
     assert_eq!(service_report.applied.get(Subject::MessageLog.as_str()).copied(), Some(report.chat_lines));
@@ -114,13 +120,7 @@ async fn an_overloaded_service_drops_visibly_and_the_loadtest_counts_it() {
     let svc = slow_service(&server.url(), Store::open_in_memory(T0).unwrap(), config, Duration::from_millis(50)).await;
     let args = args("chat=1", Rate::PerSecond(20_000), Duration::from_millis(500));
     let settings = settings(&server.url());
-    let body = async {
-        svc.ready.await.unwrap();
-        let report = loadtest(&settings, &args, std::future::pending()).await.expect("the loadtest runs");
-        svc.stop.send(()).unwrap();
-        report
-    };
-    let ((service_report, store), report) = tokio::join!(svc.run, body);
+    let (service_report, store, report) = loadtest_against(svc, &settings, &args).await;
     assert!(report.dropped > 0, "50 ms per commit cannot keep up with 20,000/s: {report}");
     assert_eq!(report.dropped, service_report.dropped_total(), "{report}");
     assert_eq!(report.applied + report.dropped, report.sent, "{report}");
@@ -147,13 +147,7 @@ async fn over_jetstream_every_sent_command_is_applied_and_counted() {
     let svc = service(&server.url(), Store::open_in_memory(T0).unwrap(), config).await;
     let args = args("chat=8,join=1,leave=1", Rate::Max, Duration::from_millis(300));
     let settings = Settings { delivery: Some(Delivery::Jetstream), ..settings(&server.url()) };
-    let body = async {
-        svc.ready.await.unwrap();
-        let report = loadtest(&settings, &args, std::future::pending()).await.expect("the loadtest runs");
-        svc.stop.send(()).unwrap();
-        report
-    };
-    let ((service_report, _), report) = tokio::join!(svc.run, body);
+    let (service_report, _, report) = loadtest_against(svc, &settings, &args).await;
     assert_eq!(report.delivery, Delivery::Jetstream);
     assert!(report.counters && report.sent > 0, "{report}");
     assert_eq!((report.applied, report.dropped, report.unaccounted), (report.sent, 0, 0), "{report}");

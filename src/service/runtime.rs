@@ -107,7 +107,8 @@ impl ServiceConfig {
 }
 
 /// What a db-service did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ServiceReport {
     /// Commands applied, by subject.
     pub applied: BTreeMap<String, u64>,
@@ -150,20 +151,11 @@ impl ServiceReport {
 pub struct ServiceStats {
     /// `core` or `jetstream`.
     pub delivery: String,
-    /// Commands applied, by subject (a well-formed command the store turns
-    /// into nothing, such as a `[server]` line, counts).
-    pub applied: BTreeMap<String, u64>,
-    pub malformed: BTreeMap<String, u64>,
-    /// Core: dropped because the backlog was full.
-    pub dropped: BTreeMap<String, u64>,
-    pub store_errors: u64,
-    pub commits: u64,
+    /// What the service has done so far (its fields at the top level of the JSON).
+    #[serde(flatten)]
+    pub report: ServiceReport,
     /// Commands received (core) or stored in the stream (JetStream) and not applied yet.
     pub backlog: u64,
-    /// Core: the most events that waited at once.
-    pub backlog_peak: u64,
-    /// JetStream: the highest stream sequence applied.
-    pub applied_seq: u64,
     /// The process's peak resident memory (Linux `VmHWM`), when the system says.
     #[serde(default)]
     pub peak_memory_bytes: Option<u64>,
@@ -177,20 +169,6 @@ fn peak_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kib: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib * 1024)
-}
-
-impl ServiceStats {
-    pub fn applied_total(&self) -> u64 {
-        self.applied.values().sum()
-    }
-
-    pub fn dropped_total(&self) -> u64 {
-        self.dropped.values().sum()
-    }
-
-    pub fn malformed_total(&self) -> u64 {
-        self.malformed.values().sum()
-    }
 }
 
 /// A pause after each commit: how the simulator models a slow disk.
@@ -391,17 +369,15 @@ impl<T: Transport, C: Clock> DbService<T, C> {
 
     /// The counters now, for a [`SERVICE_STATS`] request.
     fn stats(&self, backlog: u64) -> ServiceStats {
-        let dropped = if self.report.dropped.is_empty() { &self.lanes.dropped } else { &self.report.dropped };
+        let mut report = self.report.clone();
+        if report.dropped.is_empty() {
+            report.dropped = self.lanes.dropped.clone();
+        }
+        report.backlog_peak = report.backlog_peak.max(self.lanes.backlog_peak as u64);
         ServiceStats {
             delivery: self.config.delivery.to_string(),
-            applied: self.report.applied.clone(),
-            malformed: self.report.malformed.clone(),
-            dropped: dropped.clone(),
-            store_errors: self.report.store_errors,
-            commits: self.report.commits,
+            report,
             backlog,
-            backlog_peak: self.report.backlog_peak.max(self.lanes.backlog_peak as u64),
-            applied_seq: self.report.applied_seq,
             peak_memory_bytes: peak_memory_bytes(),
         }
     }

@@ -30,9 +30,9 @@ fn without_requests(counts: &std::collections::BTreeMap<String, u64>) -> u64 {
 /// `(applied, dropped, processed)` of the published commands: processed is
 /// every command that went through the db-service, applied, dropped or malformed.
 fn through(stats: &ServiceStats) -> (u64, u64, u64) {
-    let applied = without_requests(&stats.applied);
-    let dropped = without_requests(&stats.dropped);
-    (applied, dropped, applied + dropped + without_requests(&stats.malformed))
+    let applied = without_requests(&stats.report.applied);
+    let dropped = without_requests(&stats.report.dropped);
+    (applied, dropped, applied + dropped + without_requests(&stats.report.malformed))
 }
 
 /// `outbound.get` round trips and failures, during the flood and after it.
@@ -174,7 +174,7 @@ fn record(stats: &ServiceStats, sent: u64, answered: Instant, progress: &Progres
     progress.applied.store(applied.saturating_sub(applied_before), Ordering::Relaxed);
     progress.dropped.store(dropped.saturating_sub(dropped_before), Ordering::Relaxed);
     progress.backlog_peak.fetch_max(sent.saturating_sub(processed), Ordering::Relaxed);
-    progress.service_backlog_peak.fetch_max(stats.backlog_peak.max(stats.backlog), Ordering::Relaxed);
+    progress.service_backlog_peak.fetch_max(stats.report.backlog_peak.max(stats.backlog), Ordering::Relaxed);
     progress.service_peak_memory.fetch_max(stats.peak_memory_bytes.unwrap_or(0), Ordering::Relaxed);
     let mut marks = lock(&progress.sent_marks);
     let mut samples = lock(&progress.applied_samples);
