@@ -14,6 +14,7 @@
 //! request_timeout_ms = 2000
 //! drain_timeout_ms = 5000       # how long a shutdown waits for the server
 //! max_backlog = 100000          # core: events the db-service holds before it drops (counted)
+//! metrics_listen = "127.0.0.1:9464"   # serve Prometheus metrics at /metrics (off by default)
 //! db = "bot_data.db"
 //! queue_group = "rosey-db"
 //! protocol = "hardened"          # or "v0.5"
@@ -83,6 +84,9 @@ pub struct Settings {
     /// past it an arriving event is dropped, counted and logged (default 100000).
     #[arg(long, env = "ROSEY_MAX_BACKLOG", global = true)]
     pub max_backlog: Option<usize>,
+    /// Serve Prometheus metrics at http://<addr>/metrics (db-service; off by default).
+    #[arg(long, env = "ROSEY_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
     /// SQLite database file (default bot_data.db).
     #[arg(long, env = "ROSEY_DB", global = true)]
     pub db: Option<PathBuf>,
@@ -156,6 +160,7 @@ impl std::fmt::Debug for Settings {
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("drain_timeout_ms", &self.drain_timeout_ms)
             .field("max_backlog", &self.max_backlog)
+            .field("metrics_listen", &self.metrics_listen)
             .field("db", &self.db)
             .field("queue_group", &self.queue_group)
             .field("protocol", &self.protocol)
@@ -224,6 +229,7 @@ impl Settings {
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             drain_timeout_ms: self.drain_timeout_ms.or(lower.drain_timeout_ms),
             max_backlog: self.max_backlog.or(lower.max_backlog),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
             db: self.db.or(lower.db),
             queue_group: self.queue_group.or(lower.queue_group),
             protocol: self.protocol.or(lower.protocol),

@@ -5,9 +5,11 @@ use std::future::Future;
 use super::protocol::service_config;
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
+use crate::metrics::ServiceMetrics;
 use crate::service::{DbService, ServiceConfig, ServiceReport};
 use crate::store::{Checkpointer, Store};
 use crate::transport::NatsTransport;
+use prometheus_client::registry::Registry;
 
 /// Serves the database over NATS until `shutdown`, then drains, commits the
 /// last batch and returns what it did.
@@ -26,6 +28,12 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
         ..service_config(settings.protocol(), settings.queue_group.clone())
     };
     tracing::info!(db = %path.display(), delivery = %config.delivery, "db-service starting");
-    let (report, _store) = DbService::new(transport, store, SystemClock, config).run(shutdown).await?;
+    let mut service = DbService::new(transport, store, SystemClock, config);
+    if let Some(listen) = &settings.metrics_listen {
+        let mut registry = Registry::default();
+        service = service.with_metrics(ServiceMetrics::register(&mut registry));
+        super::start_metrics_server(listen, registry).await?;
+    }
+    let (report, _store) = service.run(shutdown).await?;
     Ok(report)
 }

@@ -14,6 +14,7 @@ mod db_service;
 mod duration;
 #[cfg(feature = "nats")]
 mod loadtest;
+mod metrics_server;
 mod protocol;
 mod record;
 #[cfg(feature = "nats")]
@@ -28,6 +29,7 @@ pub use db_service::run_db_service;
 pub use duration::parse_duration;
 #[cfg(feature = "nats")]
 pub use loadtest::{loadtest, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
+pub use metrics_server::start_metrics_server;
 pub use protocol::{outbox_for, service_config};
 pub use record::{record, RecordArgs, RecordReport};
 #[cfg(feature = "nats")]

@@ -253,7 +253,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         let mut acks = Vec::with_capacity(deliveries.len());
         for message in deliveries {
             if message.stream_seq < progress.expected() {
-                self.report.redelivered += 1;
+                self.count_redelivered();
                 self.record(TraceEvent::Redelivered { subject: message.subject.clone(), seq: message.stream_seq });
                 acks.push(message.ack_subject);
             } else if early.len() < MAX_EARLY || early.contains_key(&message.stream_seq) {
@@ -271,7 +271,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             // Kept deliveries the floor has since passed: already settled.
             while let Some(entry) = early.first_entry().filter(|entry| *entry.key() < expected) {
                 let message = entry.remove();
-                self.report.redelivered += 1;
+                self.count_redelivered();
                 acks.push(message.ack_subject);
             }
             let Some(message) = early.remove(&expected) else {
@@ -316,10 +316,20 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
         self.report.applied_seq = progress.applied;
         self.committed().await;
+        if let Some(metrics) = &self.metrics {
+            metrics.jetstream_acks.inc_by(acks.len() as u64);
+        }
         for ack in acks {
             if let Err(error) = self.transport.publish(&ack, Bytes::from_static(ACK_PAYLOAD)).await {
                 tracing::warn!(%error, "[NATS] ack not sent; the message will be redelivered and skipped");
             }
+        }
+    }
+
+    fn count_redelivered(&mut self) {
+        self.report.redelivered += 1;
+        if let Some(metrics) = &self.metrics {
+            metrics.jetstream_redelivered.inc();
         }
     }
 

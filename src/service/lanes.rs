@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::contract::{OUTBOUND_PREFIX, SERVICE_STATS};
+use crate::metrics::{BySubject, SubjectLabel};
 use crate::transport::{BusMessage, Subscription};
 
 /// The default bound of the event lane: about 30 MB of chat at most, a few
@@ -65,6 +66,8 @@ pub(super) struct Lanes {
     pub(super) backlog_peak: usize,
     /// Drops since the lane last had room: logged when it has room again.
     dropping: u64,
+    /// Where drops are counted for `/metrics`, too.
+    drop_counter: Option<BySubject>,
 }
 
 impl Lanes {
@@ -78,7 +81,13 @@ impl Lanes {
             dropped: BTreeMap::new(),
             backlog_peak: 0,
             dropping: 0,
+            drop_counter: None,
         }
+    }
+
+    /// Counts every drop in `counter` as well.
+    pub(super) fn count_drops_into(&mut self, counter: BySubject) {
+        self.drop_counter = Some(counter);
     }
 
     /// Queues `message` on its lane, or drops it (counted, logged) when that lane is full.
@@ -97,6 +106,9 @@ impl Lanes {
                 );
             }
             self.dropping += 1;
+            if let Some(counter) = &self.drop_counter {
+                counter.get_or_create(&SubjectLabel::new(&message.subject)).inc();
+            }
             *self.dropped.entry(message.subject).or_default() += 1;
             return;
         }

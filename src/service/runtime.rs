@@ -26,8 +26,9 @@ use bytes::Bytes;
 use super::lanes::{Lanes, DEFAULT_MAX_BACKLOG};
 use super::{apply_command, command_now};
 use crate::clock::Clock;
-use crate::contract::{Command, Reply, SERVICE_STATS, WILDCARD};
+use crate::contract::{Command, Reply, Subject, SERVICE_STATS, WILDCARD};
 use crate::delivery::{Delivery, JetStreamSettings};
+use crate::metrics::{ServiceMetrics, SubjectLabel};
 use crate::store::Store;
 use crate::trace::{Trace, TraceEvent};
 use crate::transport::{BusMessage, Subscription, Transport, TransportError};
@@ -187,6 +188,8 @@ pub struct DbService<T: Transport, C: Clock> {
     pub(super) ready: Option<tokio::sync::oneshot::Sender<()>>,
     /// Core delivery's two queues.
     lanes: Lanes,
+    /// What `/metrics` shows, when asked for.
+    pub(super) metrics: Option<ServiceMetrics>,
 }
 
 /// What applying one payload did.
@@ -209,6 +212,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             ready: None,
             lanes: Lanes::new(config.max_backlog, config.outbound_lane),
             config,
+            metrics: None,
         }
     }
 
@@ -216,6 +220,13 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     /// time minus `origin_unix_ms` (the run's virtual 0).
     pub fn with_trace(mut self, trace: Trace, origin_unix_ms: i64) -> Self {
         self.trace = Some((trace, origin_unix_ms));
+        self
+    }
+
+    /// Records into `metrics` (the instance's own registry) as it works.
+    pub fn with_metrics(mut self, metrics: ServiceMetrics) -> Self {
+        self.lanes.count_drops_into(metrics.dropped.clone());
+        self.metrics = Some(metrics);
         self
     }
 
@@ -354,7 +365,14 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 break;
             }
         }
-        if let Err(error) = self.store.commit_batch() {
+        let commit_started = tokio::time::Instant::now();
+        let commit = self.store.commit_batch();
+        if let Some(metrics) = &self.metrics {
+            metrics.batch_size.observe(served as f64);
+            metrics.commit_seconds.observe(commit_started.elapsed().as_secs_f64());
+            metrics.backlog.set(self.lanes.backlog() as i64);
+        }
+        if let Err(error) = commit {
             tracing::error!(%error, "commit failed: this batch is lost");
             let reply = Reply::Error(format!("commit failed: {error}")).encode();
             for (_, payload) in after_commit.iter_mut() {
@@ -398,6 +416,9 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         self.report.commits += 1;
         for failed in self.store.take_deferred_errors() {
             self.report.store_errors += 1;
+            if let Some(metrics) = &self.metrics {
+                metrics.store_errors.inc();
+            }
             let subject = crate::contract::Subject::MessageLog;
             tracing::warn!(%subject, error = %failed.error, "store rejected the command; rolled back");
             self.record(TraceEvent::StoreError { subject, error: failed.error.to_string() });
@@ -443,6 +464,12 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             Ok(command) => command,
             Err(error) => {
                 *self.report.malformed.entry(subject.to_string()).or_default() += 1;
+                if let Some(metrics) = &self.metrics {
+                    metrics.malformed.get_or_create(&SubjectLabel::new(subject)).inc();
+                    if Subject::parse(subject).is_some_and(Subject::is_request) {
+                        metrics.request_errors.inc();
+                    }
+                }
                 tracing::warn!(%subject, reason = %error.reason, "malformed payload skipped");
                 self.record(TraceEvent::Malformed { subject: subject.to_string(), reason: error.reason.clone() });
                 return Applied::Malformed(Bytes::from(Reply::Error(error.to_string()).encode()));
@@ -453,11 +480,20 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         let reply = match apply_command(&mut self.store, &command, now) {
             Ok(reply) => {
                 *self.report.applied.entry(subject.as_str().to_string()).or_default() += 1;
+                if let Some(metrics) = &self.metrics {
+                    metrics.applied.get_or_create(&SubjectLabel::new(subject.as_str())).inc();
+                }
                 self.record(TraceEvent::Apply { subject, now });
                 reply.map(|r| Bytes::from(r.encode()))
             }
             Err(error) => {
                 self.report.store_errors += 1;
+                if let Some(metrics) = &self.metrics {
+                    metrics.store_errors.inc();
+                    if subject.is_request() {
+                        metrics.request_errors.inc();
+                    }
+                }
                 tracing::warn!(%subject, %error, "store rejected the command; rolled back");
                 self.record(TraceEvent::StoreError { subject, error: error.to_string() });
                 Some(Bytes::from(Reply::Error(error.to_string()).encode()))
@@ -468,6 +504,9 @@ impl<T: Transport, C: Clock> DbService<T, C> {
 
     pub(super) async fn reply(&mut self, reply_to: &str, payload: Bytes) {
         self.report.replies += 1;
+        if let Some(metrics) = &self.metrics {
+            metrics.replies.inc();
+        }
         if let Err(error) = self.transport.publish(reply_to, payload).await {
             tracing::warn!(%error, "[NATS] reply could not be sent");
         }
