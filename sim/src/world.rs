@@ -18,10 +18,12 @@
 //! CyTube client on turmoil TCP instead of the stand-in.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use prometheus_client::registry::Registry;
 use rosey::bot::{Bot, Protocol, ReplayReport, Runner, RunnerConfig, TokioTimeline};
 use rosey::clock::unix_seconds;
 use rosey::contract::{Command, RecentChatGet, Request};
@@ -30,6 +32,7 @@ use rosey::delivery::Delivery;
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, DbLink, OutboxStats};
 use rosey::live::LiveChannel;
+use rosey::metrics::{encode_text, ServiceMetrics};
 use rosey::service::{DbService, ServiceConfig, ServiceReport};
 use rosey::store::Store;
 use rosey::trace::{Trace, TraceEvent};
@@ -83,6 +86,10 @@ pub struct BusOutcome {
     pub store: Option<Store>,
     /// `chat = "cytube"`: every line the chat server broadcast.
     pub chat_log: Option<Vec<ChatLine>>,
+    /// Each db-service host's `/metrics` text at its end (its own registry),
+    /// by host name; a host restarted after a crash starts a new registry, as a
+    /// restarted process would.
+    pub metrics: BTreeMap<String, String>,
 }
 
 /// State the hosts share with each other and the driver (one thread: `Rc`).
@@ -91,6 +98,7 @@ struct HostsShared {
     stop: watch::Sender<bool>,
     done: watch::Sender<usize>,
     services: RefCell<Vec<ServiceReport>>,
+    metrics: RefCell<BTreeMap<String, String>>,
     bot: RefCell<Option<BotOutput>>,
 }
 
@@ -108,6 +116,7 @@ impl BusRun<'_> {
             stop: watch::channel(false).0,
             done: watch::channel(0).0,
             services: RefCell::new(Vec::new()),
+            metrics: RefCell::new(BTreeMap::new()),
             bot: RefCell::new(None),
         });
 
@@ -161,13 +170,21 @@ impl BusRun<'_> {
         let store = Store::open(&db_path, unix_seconds(start)).ok();
         let bot = shared.bot.borrow_mut().take();
         let services = shared.services.borrow().clone();
+        let metrics = shared.metrics.borrow().clone();
         let chat_log = fake.map(|fake| fake.chat_log());
-        BusOutcome { bot, services, host_error, store, chat_log }
+        BusOutcome { bot, services, host_error, store, chat_log, metrics }
     }
 }
 
 fn failed(reason: String) -> BusOutcome {
-    BusOutcome { bot: None, services: Vec::new(), host_error: Some(reason), store: None, chat_log: None }
+    BusOutcome {
+        bot: None,
+        services: Vec::new(),
+        host_error: Some(reason),
+        store: None,
+        chat_log: None,
+        metrics: BTreeMap::new(),
+    }
 }
 
 /// Steps the simulation, applying each network fault's start and end at its instant.
@@ -261,7 +278,10 @@ async fn service_host(plan: ServicePlan, shared: Rc<HostsShared>) -> turmoil::Re
         Duration::from_millis(ms)
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let mut registry = Registry::default();
+    let metrics = ServiceMetrics::register(&mut registry);
     let service = DbService::new(transport, store, SimClock { start_unix_ms: start }, config)
+        .with_metrics(metrics)
         .with_trace(trace, start)
         .with_commit_delay(Box::new(commit_delay))
         .with_ready(ready_tx);
@@ -277,6 +297,7 @@ async fn service_host(plan: ServicePlan, shared: Rc<HostsShared>) -> turmoil::Re
     let (result, ()) = tokio::join!(run, announce);
     let (report, _store) = result?;
     shared.services.borrow_mut().push(report);
+    shared.metrics.borrow_mut().insert(host, encode_text(&registry));
     shared.done.send_modify(|count| *count += 1);
     Ok(())
 }
