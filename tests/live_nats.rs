@@ -359,7 +359,7 @@ impl<T: Transport> DbLink for KillingLink<T> {
     }
 }
 
-/// What a service on `url` reports of itself (`rosey.db.service.stats`).
+/// What the db-service reports of itself (`rosey.db.service.stats`), asked through `client`.
 async fn stats_of(client: &impl Transport) -> rosey::service::ServiceStats {
     let reply = client
         .request(rosey::contract::SERVICE_STATS, Bytes::from_static(b"{}"), Duration::from_secs(10))

@@ -484,6 +484,9 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     }
 
     async fn refuse(&mut self, request: &BusMessage, why: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.request_errors.inc();
+        }
         if let Some(reply_to) = &request.reply {
             self.reply(reply_to, Bytes::from(Reply::Error(why.to_string()).encode())).await;
         }

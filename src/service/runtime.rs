@@ -11,8 +11,8 @@
 //! never for the backlog. (Where the connection's reader shares the applying
 //! thread, as in the simulator, it runs between batches: the loop yields after
 //! every commit, never inside a batch, which holds the file's write lock.)
-//! Everything served between two commits shares one transaction (one savepoint
-//! per command, so a failing command is rolled back alone). A request's reply
+//! Everything served between two commits shares one transaction, and a
+//! failing command is rolled back alone (the store's savepoints). A request's reply
 //! waits for the commit of its batch, and a request ends its batch early, so a
 //! reply never shows an effect that a failed commit lost and never waits for
 //! more than the chunk it arrived in.
@@ -386,12 +386,12 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     }
 
     /// The counters now, for a [`SERVICE_STATS`] request.
+    /// The lanes own the drops and the backlog peak while the service runs
+    /// (the report takes them when it stops).
     fn stats(&self, backlog: u64) -> ServiceStats {
         let mut report = self.report.clone();
-        if report.dropped.is_empty() {
-            report.dropped = self.lanes.dropped.clone();
-        }
-        report.backlog_peak = report.backlog_peak.max(self.lanes.backlog_peak as u64);
+        report.dropped = self.lanes.dropped.clone();
+        report.backlog_peak = self.lanes.backlog_peak as u64;
         ServiceStats {
             delivery: self.config.delivery.to_string(),
             report,
