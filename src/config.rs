@@ -258,6 +258,7 @@ impl Settings {
             creds_file: self.nats_creds.clone(),
             tls: self.nats_tls.unwrap_or(false),
             tls_ca: self.nats_tls_ca.clone(),
+            metrics: crate::metrics::BusMetrics::default(),
         }
     }
 

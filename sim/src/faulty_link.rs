@@ -120,6 +120,10 @@ impl<L: DbLink> FaultyLink<L> {
 }
 
 impl<L: DbLink> DbLink for FaultyLink<L> {
+    fn vitals(&self) -> rosey::link::LinkVitals {
+        self.inner.vitals()
+    }
+
     async fn send(&self, command: Command) -> Result<(), LinkError> {
         if self.drops.drop_now(command.subject()) {
             return Ok(());

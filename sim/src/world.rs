@@ -32,7 +32,7 @@ use rosey::delivery::Delivery;
 use rosey::fixture::Fixture;
 use rosey::link::{BusLink, DbLink, OutboxStats};
 use rosey::live::LiveChannel;
-use rosey::metrics::{encode_text, ServiceMetrics};
+use rosey::metrics::{encode_text, BotMetrics, ServiceMetrics};
 use rosey::service::{DbService, ServiceConfig, ServiceReport};
 use rosey::store::Store;
 use rosey::trace::{Trace, TraceEvent};
@@ -86,8 +86,8 @@ pub struct BusOutcome {
     pub store: Option<Store>,
     /// `chat = "cytube"`: every line the chat server broadcast.
     pub chat_log: Option<Vec<ChatLine>>,
-    /// Each db-service host's `/metrics` text at its end (its own registry),
-    /// by host name; a host restarted after a crash starts a new registry, as a
+    /// Each host's `/metrics` text at its end (its own registry): the bot's
+    /// as `bot`, each db-service's by host name; a host restarted after a crash starts a new registry, as a
     /// restarted process would.
     pub metrics: BTreeMap<String, String>,
 }
@@ -365,10 +365,12 @@ impl BotPlan<'_> {
         let header = &fixture.header;
         let timeline = self.timeline;
         let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, self.protocol);
+        let mut registry = Registry::default();
+        let config = RunnerConfig { metrics: BotMetrics::register(&mut registry), ..RunnerConfig::default() };
         let (report, chat) = match self.fake {
             None => {
                 let chat = ChatStandIn::new(self.faults, header.start_unix_ms);
-                let runner = Runner::new(bot, link, chat, timeline, trace.clone(), RunnerConfig::default());
+                let runner = Runner::new(bot, link, chat, timeline, trace.clone(), config);
                 let (report, chat, _bot) = runner.replay(fixture).await;
                 (report, chat)
             }
@@ -376,7 +378,7 @@ impl BotPlan<'_> {
                 let session = Session::new(TurmoilDialer, chat_session(fixture, self.seed)?);
                 let (live, sink) = LiveChannel::new(session);
                 let mut source = CytubeSource::new(live, fixture);
-                let runner = Runner::new(bot, link, sink, timeline, trace.clone(), RunnerConfig::default());
+                let runner = Runner::new(bot, link, sink, timeline, trace.clone(), config);
                 let (report, _sink, _bot) = runner.run(&mut source).await;
                 source.close().await;
                 let said = chathost::said_by_bot(&fake.chat_log(), &header.bot, &chathost::enqueued_texts(fixture));
@@ -384,6 +386,7 @@ impl BotPlan<'_> {
             }
         };
 
+        shared.metrics.borrow_mut().insert("bot".to_string(), encode_text(&registry));
         // Settle: the bus has every command, then the services drain and commit.
         let bus = link.inner();
         let mut report = report;

@@ -35,11 +35,23 @@ fn evening_over_the_bus(delivery: Delivery) {
     assert_eq!(outcome.host_error, None);
     let bot = outcome.bot.expect("the bot finished");
     let text = outcome.metrics.get("db").expect("the db host's metrics");
+    let bot_text = outcome.metrics.get("bot").expect("the bot host's metrics");
     assert!(!bot.report.sent_by_subject.is_empty());
     for (subject, sent) in &bot.report.sent_by_subject {
         let applied = sample(text, &format!("rosey_db_commands_applied_total{{subject=\"{subject}\"}}"));
         assert_eq!(applied, Some(*sent), "{subject}: sent {sent}\n{text}");
+        let counted = sample(bot_text, &format!("rosey_bot_commands_sent_total{{subject=\"{subject}\"}}"));
+        assert_eq!(counted, Some(*sent), "{subject}: the bot's own counter\n{bot_text}");
     }
+    let outbound = &bot.report.outbound;
+    assert!(outbound.said > 0, "the evening says lines");
+    assert_eq!(sample(bot_text, "rosey_bot_lines_said_total"), Some(outbound.said), "{bot_text}");
+    assert_eq!(sample(bot_text, "rosey_bot_polls_failed_total"), Some(0), "{bot_text}");
+    let polls =
+        sample(bot_text, "rosey_bot_request_duration_seconds_count{subject=\"rosey.db.messages.outbound.get\"}");
+    assert_eq!(polls, Some(outbound.poll_replies), "every poll's latency observed\n{bot_text}");
+    let served = sample(text, "rosey_db_request_duration_seconds_count{subject=\"rosey.db.messages.outbound.get\"}");
+    assert_eq!(served, Some(outbound.poll_replies), "the service timed every poll it answered\n{text}");
     assert_eq!(sample(text, "rosey_db_store_errors_total"), Some(0), "{text}");
     let service = &outcome.services[0];
     assert_eq!(sample(text, "rosey_db_replies_total"), Some(service.replies), "{text}");

@@ -5,7 +5,7 @@ use std::future::Future;
 use super::protocol::service_config;
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
-use crate::metrics::ServiceMetrics;
+use crate::metrics::{BusMetrics, ServiceMetrics};
 use crate::service::{DbService, ServiceConfig, ServiceReport};
 use crate::store::{Checkpointer, Store};
 use crate::transport::NatsTransport;
@@ -19,7 +19,11 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
     // Checkpoints (and their fsyncs) off the applying thread: see `store::checkpoint`.
     store.disable_autocheckpoint()?;
     let _checkpointer = Checkpointer::start(&path)?;
-    let transport = NatsTransport::connect(&settings.nats_options("rosey-db-service")).await?;
+    let mut registry = Registry::default();
+    let metrics = ServiceMetrics::register(&mut registry);
+    let mut options = settings.nats_options("rosey-db-service");
+    options.metrics = BusMetrics::register(&mut registry);
+    let transport = NatsTransport::connect(&options).await?;
     let config = ServiceConfig {
         drain_timeout: settings.drain_timeout(),
         max_backlog: settings.max_backlog(),
@@ -30,8 +34,7 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
     tracing::info!(db = %path.display(), delivery = %config.delivery, "db-service starting");
     let mut service = DbService::new(transport, store, SystemClock, config);
     if let Some(listen) = &settings.metrics_listen {
-        let mut registry = Registry::default();
-        service = service.with_metrics(ServiceMetrics::register(&mut registry));
+        service = service.with_metrics(metrics);
         super::start_metrics_server(listen, registry).await?;
     }
     let (report, _store) = service.run(shutdown).await?;

@@ -20,6 +20,7 @@ pub mod runner;
 mod source;
 pub mod summary;
 mod timeline;
+mod vitals;
 
 pub use echo::ECHO_TIMEOUT_MS;
 pub use handlers::Bot;

@@ -15,11 +15,13 @@ use std::time::Duration;
 use super::periodic::{OUTBOUND_PERIOD_MS, STATUS_PERIOD_MS, USER_COUNT_PERIOD_MS};
 use super::source::{ChatSource, FixtureSource, SourceItem};
 use super::timeline::Timeline;
+use super::vitals::MetricsMirror;
 use super::{Bot, OutboundReport};
 use crate::chat::{ChatSink, SayError, SayOutcome};
 use crate::contract::{Command, Reply, DEFAULT_REQUEST_TIMEOUT};
 use crate::fixture::{Fixture, Skip, TimedEvent};
 use crate::link::{BadReply, DbLink, LinkError};
+use crate::metrics::{BotMetrics, SubjectLabel};
 use crate::trace::{Trace, TraceEvent};
 
 /// Settings of a run.
@@ -29,11 +31,14 @@ pub struct RunnerConfig {
     pub request_timeout: Duration,
     /// The host name written in trace lines.
     pub host: String,
+    /// Where the bot's counts are mirrored for `/metrics` (records into
+    /// nothing unless registered).
+    pub metrics: BotMetrics,
 }
 
 impl Default for RunnerConfig {
     fn default() -> RunnerConfig {
-        RunnerConfig { request_timeout: DEFAULT_REQUEST_TIMEOUT, host: "bot".into() }
+        RunnerConfig { request_timeout: DEFAULT_REQUEST_TIMEOUT, host: "bot".into(), metrics: BotMetrics::default() }
     }
 }
 
@@ -72,6 +77,12 @@ pub struct ReplayReport {
 
 type InFlight<'l> = Pin<Box<dyn Future<Output = Result<Reply, LinkError>> + 'l>>;
 
+/// The poll in flight, and when it was sent (for its latency histogram).
+struct Poll<'l> {
+    reply: InFlight<'l>,
+    sent_at: tokio::time::Instant,
+}
+
 /// Runs one bot over one chat source.
 pub struct Runner<'l, L: DbLink, C: ChatSink, T: Timeline> {
     pub bot: Bot,
@@ -83,11 +94,22 @@ pub struct Runner<'l, L: DbLink, C: ChatSink, T: Timeline> {
     report: ReplayReport,
     /// Resolves when the bot must stop early (SIGINT/SIGTERM in production).
     stop: Stop<'l>,
+    mirror: MetricsMirror,
 }
 
 impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
     pub fn new(bot: Bot, link: &'l L, chat: C, timeline: T, trace: Trace, config: RunnerConfig) -> Self {
-        Runner { bot, link, chat, timeline, trace, config, report: ReplayReport::default(), stop: Stop::default() }
+        Runner {
+            bot,
+            link,
+            chat,
+            timeline,
+            trace,
+            config,
+            report: ReplayReport::default(),
+            stop: Stop::default(),
+            mirror: MetricsMirror::default(),
+        }
     }
 
     /// Stops the replay early, with the usual shutdown, when `stop` resolves.
@@ -114,9 +136,10 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         let mut next_status = STATUS_PERIOD_MS;
         let mut next_count = USER_COUNT_PERIOD_MS;
         let link = self.link;
-        let mut in_flight: Option<InFlight<'l>> = None;
+        let mut in_flight: Option<Poll<'l>> = None;
 
         loop {
+            self.publish_metrics();
             if self.stop.fired_now() {
                 end = self.timeline.now().min(end);
                 break;
@@ -127,10 +150,10 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
             // Take the next event due by the deadline, unless the poll in
             // flight answers or the stop signal fires first.
             let wake = match in_flight.as_mut() {
-                Some(poll) if self.timeline.is_instant() => Wake::Reply(poll.await),
+                Some(poll) if self.timeline.is_instant() => Wake::Reply((&mut poll.reply).await),
                 Some(poll) => tokio::select! {
                     biased;
-                    reply = poll => Wake::Reply(reply),
+                    reply = &mut poll.reply => Wake::Reply(reply),
                     () = self.stop.wait() => Wake::Stopped,
                     item = source.next_until(&mut self.timeline, deadline) => Wake::Source(item),
                 },
@@ -144,7 +167,9 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                 // The loop's first check ends the run.
                 Wake::Stopped => continue,
                 Wake::Reply(reply) => {
-                    in_flight = None;
+                    if let Some(poll) = in_flight.take() {
+                        self.observe_poll(poll.sent_at);
+                    }
                     self.on_poll_reply(reply).await;
                     continue;
                 }
@@ -179,7 +204,10 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
                     let request = self.bot.outbound.request(at_ms);
                     self.trace_command(tick, &request);
                     match link.before_read(self.config.request_timeout).await {
-                        Ok(()) => in_flight = Some(Box::pin(link.request(request, self.config.request_timeout))),
+                        Ok(()) => {
+                            let reply = Box::pin(link.request(request, self.config.request_timeout));
+                            in_flight = Some(Poll { reply, sent_at: tokio::time::Instant::now() });
+                        }
                         Err(error) => {
                             let now = self.timeline.now();
                             self.poll_failed(now, &error);
@@ -200,7 +228,8 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
         // Every request ends: let the last poll answer or time out.
         if let Some(poll) = in_flight.take() {
-            let reply = poll.await;
+            let reply = poll.reply.await;
+            self.observe_poll(poll.sent_at);
             self.on_poll_reply(reply).await;
         }
         let end_at = self.absolute(end);
@@ -212,6 +241,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         self.report.history_lines = self.bot.history_lines;
         self.report.recovered_lines = self.bot.recovered_lines;
         self.report.outbound = self.bot.outbound.report.clone();
+        self.publish_metrics();
         (self.report, self.chat, self.bot)
     }
 
@@ -227,6 +257,7 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
     async fn on_event(&mut self, event: &TimedEvent, at_ms: i64) {
         *self.report.events_by_kind.entry(event.event.kind().to_string()).or_default() += 1;
+        self.mirror.on_event(&self.config.metrics, &event.event);
         self.trace(event.at_ms, TraceEvent::Event { line: event.line, event: event.event.kind().to_string() });
         if let crate::cytube::ChatEvent::Userlist(update) = &event.event {
             tracing::info!(users = update.users.len(), virtual_ms = event.at_ms, "userlist received");
@@ -241,9 +272,14 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
     async fn send(&mut self, t: i64, command: Command) {
         self.trace_command(t, &command);
         self.report.commands_sent += 1;
-        *self.report.sent_by_subject.entry(command.subject().as_str().to_string()).or_default() += 1;
+        let subject = command.subject();
+        *self.report.sent_by_subject.entry(subject.as_str().to_string()).or_default() += 1;
+        self.config.metrics.commands_sent.get_or_create(&SubjectLabel::new(subject.as_str())).inc();
         if matches!(command, Command::Request(_)) {
+            let sent_at = tokio::time::Instant::now();
             let result = self.link.request(command, self.config.request_timeout).await;
+            let latency = &self.config.metrics.request_seconds;
+            latency.get_or_create(&SubjectLabel::new(subject.as_str())).observe(sent_at.elapsed().as_secs_f64());
             match result {
                 Ok(Reply::Enqueued(reply)) if reply.id.is_some() => {
                     self.report.enqueued += 1;
@@ -266,6 +302,8 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
         match reply {
             Ok(Reply::Outbound(rows)) => {
                 self.trace(now, TraceEvent::PollReply { ids: rows.iter().map(|r| r.id).collect() });
+                let retried = rows.iter().filter(|row| row.retry_count > 0).count();
+                self.config.metrics.lines_retried.inc_by(retried as u64);
                 let mut chat =
                     TracedChat { inner: &mut self.chat, trace: &self.trace, host: &self.config.host, t: now };
                 let marks = self.bot.outbound.on_rows(&rows, &self.bot.state, &mut chat, at_ms);
@@ -282,6 +320,8 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
     fn poll_failed(&mut self, t: i64, error: &LinkError) {
         self.bot.outbound.on_poll_failed();
+        self.config.metrics.polls_failed.inc();
+        self.config.metrics.link_failures.inc();
         tracing::warn!(%error, "outbound poll failed");
         *self.report.link_failures.entry(error.to_string()).or_default() += 1;
         self.trace(t, TraceEvent::PollFailed { error: error.to_string() });
@@ -289,8 +329,19 @@ impl<'l, L: DbLink, C: ChatSink, T: Timeline> Runner<'l, L, C, T> {
 
     fn link_failed(&mut self, t: i64, error: &LinkError) {
         tracing::warn!(%error, "database link failed");
+        self.config.metrics.link_failures.inc();
         *self.report.link_failures.entry(error.to_string()).or_default() += 1;
         self.trace(t, TraceEvent::LinkError { error: error.to_string() });
+    }
+
+    fn observe_poll(&self, sent_at: tokio::time::Instant) {
+        let subject = crate::contract::Subject::OutboundGet.as_str();
+        let latency = self.config.metrics.request_seconds.get_or_create(&SubjectLabel::new(subject));
+        latency.observe(sent_at.elapsed().as_secs_f64());
+    }
+
+    fn publish_metrics(&mut self) {
+        self.mirror.publish(&self.config.metrics, &self.bot, &self.link.vitals());
     }
 
     fn trace_command(&self, t: i64, command: &Command) {

@@ -253,6 +253,10 @@ impl<T: Transport> BusLink<T> {
 }
 
 impl<T: Transport> DbLink for BusLink<T> {
+    fn vitals(&self) -> super::LinkVitals {
+        super::LinkVitals { outbox_held: self.outbox_stats().held, stream: self.stream_stats() }
+    }
+
     async fn send(&self, command: Command) -> Result<(), LinkError> {
         if let Some(stream) = &self.stream {
             return stream.send(&self.transport, &command).await;

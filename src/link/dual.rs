@@ -66,6 +66,10 @@ fn falls_back(error: &LinkError) -> bool {
 }
 
 impl<T: Transport, C: Clock> DbLink for DualLink<T, C> {
+    fn vitals(&self) -> super::LinkVitals {
+        self.bus.vitals()
+    }
+
     async fn send(&self, command: Command) -> Result<(), LinkError> {
         let subject = command.subject();
         if !self.connected() {

@@ -44,4 +44,19 @@ pub trait DbLink {
         let _ = timeout;
         async { Ok(()) }
     }
+
+    /// What the link holds and counts now, for `/metrics`. Nothing for a
+    /// link without a bus.
+    fn vitals(&self) -> LinkVitals {
+        LinkVitals::default()
+    }
+}
+
+/// A link's state as `/metrics` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkVitals {
+    /// Commands held while no db-service answers.
+    pub outbox_held: usize,
+    /// With JetStream delivery: acks, duplicates, republishes.
+    pub stream: Option<StreamStats>,
 }

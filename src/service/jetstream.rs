@@ -474,12 +474,14 @@ impl<T: Transport, C: Clock> DbService<T, C> {
 
     /// Applies a request outside any batch and replies.
     async fn answer(&mut self, request: BusMessage) {
+        let taken_at = tokio::time::Instant::now();
         let reply = match self.apply_payload(&request.subject, &request.payload) {
             Applied::Malformed(reply) => Some(reply),
             Applied::Done { reply } => reply,
         };
         if let (Some(reply_to), Some(reply)) = (&request.reply, reply) {
             self.reply(reply_to, reply).await;
+            self.observe_request(&request.subject, taken_at);
         }
     }
 

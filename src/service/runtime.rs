@@ -375,13 +375,14 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         if let Err(error) = commit {
             tracing::error!(%error, "commit failed: this batch is lost");
             let reply = Reply::Error(format!("commit failed: {error}")).encode();
-            for (_, payload) in after_commit.iter_mut() {
-                *payload = Bytes::from(reply.clone());
+            for waiting in after_commit.iter_mut() {
+                waiting.payload = Bytes::from(reply.clone());
             }
         }
         self.committed().await;
-        for (reply_to, payload) in after_commit {
-            self.reply(&reply_to, payload).await;
+        for waiting in after_commit {
+            self.reply(&waiting.reply_to, waiting.payload).await;
+            self.observe_request(&waiting.subject, waiting.taken_at);
         }
     }
 
@@ -434,7 +435,8 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     /// Decodes and applies one message. Inside a batch the reply waits in
     /// `after_commit`, so no reply ever shows an effect a failed commit lost
     /// (the batch ends as soon as a reply waits).
-    async fn handle(&mut self, message: BusMessage, after_commit: &mut Vec<(String, Bytes)>) {
+    async fn handle(&mut self, message: BusMessage, after_commit: &mut Vec<WaitingReply>) {
+        let taken_at = tokio::time::Instant::now();
         if message.subject == SERVICE_STATS {
             let backlog = self.lanes.backlog() as u64;
             self.answer_stats(&message, backlog).await;
@@ -444,6 +446,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             Applied::Malformed(reply) => {
                 if let Some(reply_to) = &message.reply {
                     self.reply(reply_to, reply).await;
+                    self.observe_request(&message.subject, taken_at);
                 }
                 return;
             }
@@ -451,9 +454,10 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         };
         let (Some(reply_to), Some(payload)) = (message.reply, payload) else { return };
         if self.store.in_batch() {
-            after_commit.push((reply_to, payload));
+            after_commit.push(WaitingReply { reply_to, payload, subject: message.subject, taken_at });
         } else {
             self.reply(&reply_to, payload).await;
+            self.observe_request(&message.subject, taken_at);
         }
     }
 
@@ -512,9 +516,26 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
     }
 
+    /// Records a request's time in the service, from `taken_at` to its reply.
+    pub(super) fn observe_request(&self, subject: &str, taken_at: tokio::time::Instant) {
+        if let Some(metrics) = &self.metrics {
+            let latency = metrics.request_seconds.get_or_create(&SubjectLabel::new(subject));
+            latency.observe(taken_at.elapsed().as_secs_f64());
+        }
+    }
+
     pub(super) fn record(&self, event: TraceEvent) {
         if let Some((trace, origin)) = &self.trace {
             trace.record(self.clock.now_ms() - origin, &self.config.host, event);
         }
     }
+}
+
+/// A reply that waits for its batch's commit.
+struct WaitingReply {
+    reply_to: String,
+    payload: Bytes,
+    /// The request's subject and when the service took it up, for its latency.
+    subject: String,
+    taken_at: tokio::time::Instant,
 }

@@ -86,11 +86,23 @@ impl NatsTransport {
 
 /// async-nats's options for `options`, and the servers without their userinfo.
 async fn connect_options(options: &NatsOptions) -> Result<(async_nats::ConnectOptions, Vec<String>), TransportError> {
-    let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(|event| async move {
-        match event {
-            async_nats::Event::Connected => tracing::info!("[NATS] connected"),
-            async_nats::Event::Disconnected => tracing::warn!("[NATS] disconnected; reconnecting"),
-            other => tracing::warn!("[NATS] {other}"),
+    let metrics = options.metrics.clone();
+    let connected_before = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut connect = async_nats::ConnectOptions::new().name(&options.name).event_callback(move |event| {
+        let (metrics, connected_before) = (metrics.clone(), connected_before.clone());
+        async move {
+            match event {
+                async_nats::Event::Connected => {
+                    let first = !connected_before.swap(true, std::sync::atomic::Ordering::Relaxed);
+                    metrics.on_connected(first);
+                    tracing::info!("[NATS] connected");
+                }
+                async_nats::Event::Disconnected => {
+                    metrics.on_disconnected();
+                    tracing::warn!("[NATS] disconnected; reconnecting");
+                }
+                other => tracing::warn!("[NATS] {other}"),
+            }
         }
     });
     if let (Some(user), Some(password)) = (&options.user, &options.password) {

@@ -25,6 +25,8 @@ pub struct NatsOptions {
     pub tls: bool,
     /// A CA certificate to trust, for a server with a private CA.
     pub tls_ca: Option<PathBuf>,
+    /// Where the connection's state and reconnects are counted.
+    pub metrics: crate::metrics::BusMetrics,
 }
 
 impl fmt::Debug for NatsOptions {

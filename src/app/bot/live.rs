@@ -34,6 +34,7 @@ pub(super) async fn run_live<L: DbLink>(
     settings: &Settings,
     config: &SessionConfig,
     start_unix_ms: i64,
+    runner_config: RunnerConfig,
     link: &L,
     stop: impl Future<Output = ()>,
 ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
@@ -43,7 +44,6 @@ pub(super) async fn run_live<L: DbLink>(
     tracing::info!(%channel, bot = %bot_name, "bot joining the channel");
     let (mut source, sink) = LiveChannel::new(Session::new(TcpDialer, config));
     let bot = Bot::new(&channel.channel, &bot_name, start_unix_ms, settings.protocol());
-    let runner_config = RunnerConfig { request_timeout: settings.request_timeout(), ..RunnerConfig::default() };
     let runner = Runner::new(bot, link, sink, TokioTimeline::new(1.0), Trace::new(false), runner_config);
     let (report, sink, _bot) = runner.with_stop(stop).run(&mut source).await;
     source.close().await;

@@ -19,6 +19,7 @@ use crate::cytube::client::SessionConfig;
 use crate::delivery::Delivery;
 use crate::fixture::Fixture;
 use crate::link::{BusLink, DbLink, DirectLink, DualLink, Outbox};
+use crate::metrics::{BotMetrics, BusMetrics};
 use crate::store::Store;
 use crate::trace::Trace;
 use crate::transport::{NatsTransport, Transport};
@@ -59,14 +60,20 @@ pub async fn run_bot(
             Source::Live(live::bot_session_config(settings, channel, start as u64)?, start)
         }
     };
-    let open_store = || Store::open(&settings.db_path(), unix_seconds(source.start_unix_ms()));
+    let start_unix_ms = source.start_unix_ms();
+    let open_store = || Store::open(&settings.db_path(), unix_seconds(start_unix_ms));
+    let (metrics, bus_metrics) = start_metrics(settings).await?;
+    let nats_options = crate::transport::NatsOptions { metrics: bus_metrics, ..settings.nats_options("rosey-bot") };
+    let runner_config =
+        RunnerConfig { request_timeout: settings.request_timeout(), metrics, ..RunnerConfig::default() };
+    let source = Opened { source, runner_config };
     match mode {
         BotMode::Direct => {
             let link = DirectLink::new(open_store()?, SystemClock);
             source.run(settings, &link, stop).await
         }
         BotMode::Nats => {
-            let transport = NatsTransport::connect(&settings.nats_options("rosey-bot")).await?;
+            let transport = NatsTransport::connect(&nats_options).await?;
             let link = match settings.delivery() {
                 Delivery::Core => BusLink::new(transport, outbox_for(settings.protocol())),
                 Delivery::Jetstream => jetstream_link(settings, transport).await?,
@@ -83,12 +90,45 @@ pub async fn run_bot(
         BotMode::Dual => {
             // No server yet is no reason to stop: the store takes the commands
             // until the connection, retried in the background, comes up.
-            let transport = NatsTransport::connect_in_background(&settings.nats_options("rosey-bot")).await?;
+            let transport = NatsTransport::connect_in_background(&nats_options).await?;
             let link =
                 DualLink::new(BusLink::new(transport, Outbox::None), DirectLink::new(open_store()?, SystemClock));
             let (mut report, said) = source.run(settings, &link, stop).await?;
             settle(link.bus(), settings.drain_timeout(), &mut report).await;
             Ok((report, said))
+        }
+    }
+}
+
+/// With `metrics_listen`: the bot's and its bus connection's metrics,
+/// registered and served there. Without it, handles nobody reads.
+async fn start_metrics(settings: &Settings) -> crate::Result<(BotMetrics, BusMetrics)> {
+    let Some(listen) = &settings.metrics_listen else {
+        return Ok((BotMetrics::default(), BusMetrics::default()));
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = (BotMetrics::register(&mut registry), BusMetrics::register(&mut registry));
+    super::start_metrics_server(listen, registry).await?;
+    Ok(metrics)
+}
+
+/// The chat source with the runner settings it runs under.
+struct Opened {
+    source: Source,
+    runner_config: RunnerConfig,
+}
+
+impl Opened {
+    async fn run<L: DbLink>(
+        &self,
+        settings: &Settings,
+        link: &L,
+        stop: impl Future<Output = ()>,
+    ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
+        let config = self.runner_config.clone();
+        match &self.source {
+            Source::Replay(fixture, speed) => Ok(replay(settings, fixture, *speed, config, link, stop).await),
+            Source::Live(session, start) => live::run_live(settings, session, *start, config, link, stop).await,
         }
     }
 }
@@ -107,30 +147,18 @@ impl Source {
             Source::Live(_, start) => *start,
         }
     }
-
-    async fn run<L: DbLink>(
-        &self,
-        settings: &Settings,
-        link: &L,
-        stop: impl Future<Output = ()>,
-    ) -> crate::Result<(ReplayReport, Vec<SaidLine>)> {
-        match self {
-            Source::Replay(fixture, speed) => Ok(replay(settings, fixture, *speed, link, stop).await),
-            Source::Live(config, start) => live::run_live(settings, config, *start, link, stop).await,
-        }
-    }
 }
 
 async fn replay<L: DbLink>(
     settings: &Settings,
     fixture: &Fixture,
     speed: Speed,
+    config: RunnerConfig,
     link: &L,
     stop: impl Future<Output = ()>,
 ) -> (ReplayReport, Vec<SaidLine>) {
     let header = &fixture.header;
     let bot = Bot::new(&header.channel, &header.bot, header.start_unix_ms, settings.protocol());
-    let config = RunnerConfig { request_timeout: settings.request_timeout(), ..RunnerConfig::default() };
     let chat = RecordingChat::default();
     let (report, chat) = match speed {
         Speed::Max => {

@@ -1,36 +1,11 @@
-//! Prometheus metrics, one registry per instance.
-//!
-//! No process-global registry: every db-service (and, in the simulator, every
-//! host) owns its [`Registry`] and its metric handles, so two instances in
-//! one process, or the hosts of one simulation, are read apart. The handles
-//! are cheap clones of shared atomics: the service records into them, the
-//! `/metrics` endpoint (`app::metrics_server`) encodes the registry.
-//!
-//! Names follow Prometheus conventions: the `rosey_` prefix, counters end in
-//! `_total`, durations are in seconds; commands are labelled by their NATS
-//! subject.
+//! What a db-service records.
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-/// A command's subject, as a label.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
-pub struct SubjectLabel {
-    pub subject: String,
-}
-
-impl SubjectLabel {
-    pub fn new(subject: &str) -> SubjectLabel {
-        SubjectLabel { subject: subject.to_string() }
-    }
-}
-
-/// Counters by subject.
-pub type BySubject = Family<SubjectLabel, Counter>;
+use super::{request_latency, BySubject, LatencyBySubject};
 
 /// What a db-service records.
 #[derive(Clone, Debug)]
@@ -58,6 +33,10 @@ pub struct ServiceMetrics {
     pub jetstream_acks: Counter,
     /// `rosey_db_jetstream_redelivered_total`: redeliveries of applied messages, skipped.
     pub jetstream_redelivered: Counter,
+    /// `rosey_db_request_duration_seconds{subject}`: from taking a request up
+    /// to sending its reply (its commit included). The bot's histogram of the
+    /// same name adds the bus and the wait in the queue.
+    pub request_seconds: LatencyBySubject,
 }
 
 impl ServiceMetrics {
@@ -75,6 +54,7 @@ impl ServiceMetrics {
             backlog: Gauge::default(),
             jetstream_acks: Counter::default(),
             jetstream_redelivered: Counter::default(),
+            request_seconds: request_latency(),
         };
         let db = registry.sub_registry_with_prefix("rosey_db");
         db.register("commands_applied", "Commands applied, by subject", metrics.applied.clone());
@@ -101,21 +81,20 @@ impl ServiceMetrics {
             "JetStream redeliveries of already applied messages, skipped",
             metrics.jetstream_redelivered.clone(),
         );
+        db.register_with_unit(
+            "request_duration",
+            "From taking a request up to its reply, by subject",
+            Unit::Seconds,
+            metrics.request_seconds.clone(),
+        );
         metrics
     }
-}
-
-/// The registry in Prometheus' text format.
-pub fn encode_text(registry: &Registry) -> String {
-    let mut text = String::new();
-    // Writing into a String cannot fail.
-    let _ = prometheus_client::encoding::text::encode(&mut text, registry);
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{encode_text, SubjectLabel};
 
     #[test]
     fn names_follow_prometheus_conventions() {
