@@ -41,9 +41,11 @@ mod migrate;
 mod open;
 mod outbound;
 mod pending;
+mod reader;
 mod schema;
 mod sessions;
 mod stats;
+mod tokens;
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -58,6 +60,8 @@ pub use error::{StoreError, StoreErrorKind};
 pub use open::Journal;
 pub use outbound::OutboundMessage;
 pub use pending::DeferredChatError;
+pub use reader::{ChannelTotals, Chatter, CountSample, OutboundEntry, OutboundState, StoreReader};
+pub use tokens::{check_token, TokenCheck, TokenInfo};
 
 /// Seconds since the Unix epoch, as the store writes them.
 pub type UnixSeconds = i64;
