@@ -20,7 +20,11 @@ mod record;
 #[cfg(feature = "nats")]
 mod say;
 #[cfg(feature = "nats")]
+mod token;
+#[cfg(feature = "nats")]
 mod watch;
+#[cfg(feature = "nats")]
+mod web;
 
 #[cfg(feature = "nats")]
 pub use bot::{bot_session_config, run_bot, BotMode, ChatSpec, Speed};
@@ -35,7 +39,11 @@ pub use record::{record, RecordArgs, RecordReport};
 #[cfg(feature = "nats")]
 pub use say::say;
 #[cfg(feature = "nats")]
+pub use token::{token, TokenCommand};
+#[cfg(feature = "nats")]
 pub use watch::watch;
+#[cfg(feature = "nats")]
+pub use web::{run_web, Snapshot};
 
 /// Turns a clap parse failure into the process's exit: help and version print
 /// as clap formats them (exit 0); a usage error becomes one line naming the

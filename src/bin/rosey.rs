@@ -6,6 +6,8 @@
 //! rosey bot --chat replay:fixtures/chat/evening.jsonl,speed=max
 //! rosey say "hello"
 //! rosey watch
+//! rosey token create --description dashboard
+//! rosey web --listen 127.0.0.1:8080
 //! ```
 
 use std::path::PathBuf;
@@ -62,6 +64,17 @@ enum Command {
     Record(app::RecordArgs),
     /// Drive an event mix at a rate against a running db-service; print throughput and latency.
     Loadtest(app::LoadtestArgs),
+    /// Serve the status page and its JSON API (read-only over the database; say goes over the bus).
+    Web {
+        /// Where to serve it.
+        #[arg(long, env = "ROSEY_WEB_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Manage the API tokens `POST /api/say` accepts.
+    Token {
+        #[command(subcommand)]
+        command: app::TokenCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -127,6 +140,8 @@ async fn run(cli: Cli) -> rosey::Result<()> {
             app::watch(&settings, &subject, count, &mut std::io::stdout(), shutdown).await?;
         }
         Command::Loadtest(args) => print!("{}", app::loadtest(&settings, &args, shutdown).await?),
+        Command::Web { listen } => app::run_web(&settings, &listen, shutdown).await?,
+        Command::Token { command } => print!("{}", app::token(&settings, &command)?),
     }
     Ok(())
 }
