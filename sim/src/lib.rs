@@ -17,6 +17,7 @@
 //! - [`nats_server`]: a nats-server child process for live tests and benches.
 //! - [`wait`]: waiting for a condition against a deadline, in tests.
 
+pub mod browser;
 pub mod bus;
 pub mod chathost;
 pub mod clock;
