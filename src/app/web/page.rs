@@ -62,8 +62,8 @@ pub fn render(snapshot: &Snapshot) -> String {
 <main>
 <section id="status-card" class="card"><h2>Bot</h2>{status_table}</section>
 <section class="card"><h2>Users online <span id="online-count" class="count">{online_count}</span></h2><ul id="online">{online}</ul></section>
-<section class="card wide"><h2>User count</h2><div id="chart">{chart}</div></section>
 <section class="card"><h2>Top chatters</h2><table id="top-chatters"><thead><tr><th>User</th><th>Lines</th></tr></thead><tbody>{top}</tbody></table></section>
+<section class="card wide"><h2>User count</h2><div id="chart">{chart}</div></section>
 <section class="card wide"><h2>Recent chat</h2><ol id="recent-chat" class="chat">{chat}</ol></section>
 <section class="card wide"><h2>Outbound queue</h2><table id="outbound"><thead><tr><th>#</th><th>Message</th><th>State</th><th>Tries</th><th>Last error</th></tr></thead><tbody>{outbound}</tbody></table>
 <form id="say-form"><h3>Say in the channel</h3>

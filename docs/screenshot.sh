@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Regenerates docs/status-page.png, the README's picture of the status page:
+# nats-server, a db-service, two `rosey say`s, the evening replay at max speed
+# (the bot says both lines and marks them sent), the service stopped (it
+# drains and commits), then `rosey web` and
+# Chromium's own --screenshot. Needs nats-server and chromium (`bash .ci/run`
+# installs both). Ports: NATS_PORT (default 14777), WEB_PORT (18777).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+nats_port="${NATS_PORT:-14777}"
+web_port="${WEB_PORT:-18777}"
+out="docs/status-page.png"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits (at most 30 s) until the file $1 contains the text $2.
+wait_for_log() {
+  for _ in $(seq 300); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "no \"$2\" in $1 after 30 s:" >&2
+  cat "$1" >&2
+  exit 1
+}
+
+cargo build --release --quiet --bin rosey
+rosey=(target/release/rosey --nats-url "nats://127.0.0.1:$nats_port" --db "$work/bot_data.db")
+export ROSEY_LOG=info NO_COLOR=1
+
+nats-server -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 &
+pids+=($!)
+wait_for_log "$work/nats.log" "Server is ready"
+"${rosey[@]}" db-service >"$work/db.out" 2>"$work/db.log" &
+pids+=($!)
+wait_for_log "$work/db.log" "db-service subscribed"
+"${rosey[@]}" say "Welcome to the evening, everyone!" >/dev/null 2>>"$work/say.log"
+"${rosey[@]}" say "Movie night starts at nine." >/dev/null 2>>"$work/say.log"
+"${rosey[@]}" bot --chat replay:fixtures/chat/evening.jsonl,speed=max >"$work/bot.out" 2>"$work/bot.log"
+# The service drains and commits on SIGTERM: the page then shows the whole replay.
+kill -TERM "${pids[1]}"
+wait "${pids[1]}"
+"${rosey[@]}" web --listen "127.0.0.1:$web_port" >"$work/web.out" 2>"$work/web.log" &
+pids+=($!)
+wait_for_log "$work/web.log" "serving the status page"
+
+chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --disable-dev-shm-usage --user-data-dir="$work/chromium" --hide-scrollbars \
+  --window-size=1280,1750 --timeout=3000 \
+  --screenshot="$out" "http://127.0.0.1:$web_port/" 2>"$work/chromium.log"
+echo "wrote $out ($(stat -c %s "$out") bytes)"
