@@ -38,11 +38,17 @@ pub enum DropScope {
 }
 
 /// The `drop` faults of a schedule and the seeded draws that apply them.
+///
+/// Each fault draws from a stream of its own, seeded by the run's seed and
+/// the fault's subject (and its rank among faults on that subject), never
+/// by its place in the schedule: removing one fault does not change which
+/// messages another drops (what the shrinker relies on). Every active fault
+/// that covers a message draws for it, so a stream advances only with the
+/// messages its own fault sees.
 pub struct Drops {
-    /// The `drop` faults: window, subject pattern, probability.
-    drops: Vec<(Fault, Option<String>, f64)>,
+    /// The `drop` faults: window, subject pattern, probability, its stream.
+    drops: Vec<(Fault, Option<String>, f64, RefCell<ChaCha8Rng>)>,
     scope: DropScope,
-    rng: RefCell<ChaCha8Rng>,
     /// Virtual ms now (the simulation's clock).
     now: fn() -> i64,
     trace: Trace,
@@ -51,19 +57,25 @@ pub struct Drops {
 
 impl Drops {
     pub fn new(faults: &[Fault], scope: DropScope, seed: u64, now: fn() -> i64, trace: Trace) -> Drops {
-        let drops = faults
-            .iter()
-            .filter_map(|f| match &f.what {
-                FaultSpec::Drop { subject, probability } => Some((f.clone(), subject.clone(), *probability)),
-                _ => None,
-            })
-            .collect();
         let salt = match scope {
             DropScope::All | DropScope::Requests => 0xd0_d0,
             DropScope::Stream => 0x5d_d0,
         };
-        let rng = RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ salt));
-        Drops { drops, scope, rng, now, trace, dropped: Cell::new(0) }
+        let mut seen: Vec<Option<String>> = Vec::new();
+        let drops = faults
+            .iter()
+            .filter_map(|f| match &f.what {
+                FaultSpec::Drop { subject, probability } => {
+                    let rank = seen.iter().filter(|s| *s == subject).count() as u64;
+                    seen.push(subject.clone());
+                    let stream = stream_id(subject.as_deref().unwrap_or(">"), rank);
+                    let rng = RefCell::new(ChaCha8Rng::seed_from_u64(seed ^ salt ^ stream));
+                    Some((f.clone(), subject.clone(), *probability, rng))
+                }
+                _ => None,
+            })
+            .collect();
+        Drops { drops, scope, now, trace, dropped: Cell::new(0) }
     }
 
     /// Commands dropped so far.
@@ -83,13 +95,12 @@ impl Drops {
             return false;
         }
         let t = (self.now)();
-        let probability = self
-            .drops
-            .iter()
-            .filter(|(fault, pattern, _)| fault.is_active(t) && pattern_covers(pattern.as_deref(), subject))
-            .map(|(_, _, probability)| *probability)
-            .fold(0.0_f64, f64::max);
-        let dropped = probability > 0.0 && self.rng.borrow_mut().random_bool(probability.min(1.0));
+        let mut dropped = false;
+        for (fault, pattern, probability, rng) in &self.drops {
+            if fault.is_active(t) && pattern_covers(pattern.as_deref(), subject) && *probability > 0.0 {
+                dropped |= rng.borrow_mut().random_bool(probability.min(1.0));
+            }
+        }
         if dropped {
             self.dropped.set(self.dropped.get() + 1);
             self.trace.record(t, "bot", TraceEvent::FaultDrop { subject });
@@ -224,4 +235,14 @@ impl<T: Transport> Transport for FaultyTransport<T> {
     async fn durable_consumer(&self, stream: &str, config: &ConsumerConfig) -> Result<T::Consumer, TransportError> {
         self.inner.durable_consumer(stream, config).await
     }
+}
+
+/// A fault's random stream: FNV-1a of its subject pattern and rank.
+fn stream_id(subject: &str, rank: u64) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in subject.bytes().chain(rank.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }

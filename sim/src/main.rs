@@ -7,6 +7,8 @@
 //! cargo run --release -p rosey-sim -- run fixtures/scenarios/zoo-lost-mark-sent.toml
 //! cargo run --release -p rosey-sim -- sweep fixtures/scenarios/swarm.toml --seeds 1..1001
 //! cargo run --release -p rosey-sim -- check-determinism fixtures/scenarios/swarm.toml --seed 7
+//! cargo run --release -p rosey-sim -- test fixtures/scenarios --junit scenarios.xml
+//! cargo run --release -p rosey-sim -- shrink fixtures/scenarios/zoo-lost-mark-sent.toml --out minimal.toml
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -52,6 +54,34 @@ enum Command {
         /// Override the scenario's delivery: `core` or `jetstream`.
         #[arg(long, value_enum)]
         delivery: Option<Delivery>,
+        /// Write JUnit XML (a test case per seed) to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+    /// Shrink a failing run to the smallest scenario and fixture that still fail the same invariant.
+    Shrink {
+        /// The scenario (.toml) whose run fails.
+        scenario: PathBuf,
+        /// The seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The invariant to keep failing (default: the first that fails).
+        #[arg(long)]
+        invariant: Option<String>,
+        /// Where to write the minimal scenario; its fixture goes beside it as <name>.jsonl.
+        #[arg(long, default_value = "minimal.toml")]
+        out: PathBuf,
+        /// Stop after this many runs (each step is one run).
+        #[arg(long, default_value_t = 400)]
+        max_runs: usize,
+    },
+    /// Run every scenario in a folder against its declared outcome, like a test runner.
+    Test {
+        /// The folder of scenarios (*.toml).
+        folder: PathBuf,
+        /// Write JUnit XML (a test case per scenario) to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Run a scenario twice with one seed and compare the traces line by line.
     CheckDeterminism {
@@ -92,6 +122,9 @@ struct RunArgs {
     /// Scenario and bus runs: write the final database (every table, rows in key order) as JSON to this file.
     #[arg(long)]
     dump: Option<PathBuf>,
+    /// Scenario and bus runs: write JUnit XML (one test case) to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -102,10 +135,14 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => run(args),
-        Command::Sweep { scenario, seeds, jobs, protocol, delivery } => {
+        Command::Sweep { scenario, seeds, jobs, protocol, delivery, junit } => {
             let variant = Overrides { protocol, delivery, ..Overrides::default() };
-            rosey_sim::sweep::sweep(&scenario, seeds, jobs, variant)
+            rosey_sim::sweep::sweep(&scenario, seeds, jobs, variant, junit.as_deref())
         }
+        Command::Shrink { scenario, seed, invariant, out, max_runs } => {
+            shrink(&scenario, seed, invariant.as_deref(), &out, max_runs)
+        }
+        Command::Test { folder, junit } => rosey_sim::suite::test_folder(&folder, junit.as_deref()),
         Command::CheckDeterminism { scenario, seed, mode } => check_determinism(&scenario, seed, mode),
     };
     match result {
@@ -143,8 +180,16 @@ fn run(args: RunArgs) -> Result<bool> {
     let prepared = Prepared::load(path, mode)?;
     let overrides = Overrides { seed: args.seed, mode: args.mode, protocol: args.protocol, delivery: args.delivery };
     let wall = std::time::Instant::now();
-    let result = prepared.run_saving(overrides, args.db.as_deref())?;
+    let result = prepared.run_saving(overrides, args.db.as_deref());
     let wall = wall.elapsed();
+    if let Some(junit) = &args.junit {
+        let seed = result.as_ref().map_or(args.seed.unwrap_or(prepared.scenario.seed), |run| run.seed);
+        let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let variant = Overrides { protocol: args.protocol, delivery: args.delivery, ..Overrides::default() };
+        let case = rosey_sim::sweep::junit_case(path, &name, &result, wall.as_secs_f64(), seed, variant);
+        rosey_sim::junit::write(junit, "rosey-sim run", &[case])?;
+    }
+    let result = result?;
     write_trace(args.trace.as_deref(), &result.trace)?;
     if let (Some(path), Some(dump)) = (&args.dump, &result.dump) {
         let text = serde_json::to_string_pretty(dump).map_err(|e| SimError::write("dump", path, e.into()))?;
@@ -200,6 +245,25 @@ fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<()> {
     let mut text = trace.lines().join("\n");
     text.push('\n');
     std::fs::write(path, text).map_err(|e| SimError::write("trace", path, e))
+}
+
+fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: &Path, max_runs: usize) -> Result<bool> {
+    let started = std::time::Instant::now();
+    let shrunk = rosey_sim::shrink::shrink(path, seed, invariant, max_runs, &mut |line| println!("{line}"))?;
+    let fixture = rosey_sim::shrink::write(&shrunk, path, out)?;
+    println!(
+        "shrunk in {} runs ({:.1} s): {} fails with {} of {} faults and {} of {} fixture lines",
+        shrunk.runs,
+        started.elapsed().as_secs_f64(),
+        shrunk.invariant,
+        shrunk.faults_after,
+        shrunk.faults_before,
+        shrunk.lines_after,
+        shrunk.lines_before
+    );
+    println!("wrote {} and {}", out.display(), fixture.display());
+    println!("replay: cargo run --release -p rosey-sim -- run {} --trace minimal-trace.jsonl", out.display());
+    Ok(true)
 }
 
 fn check_determinism(path: &Path, seed: Option<u64>, mode: Option<Mode>) -> Result<bool> {

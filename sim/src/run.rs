@@ -61,6 +61,8 @@ pub struct RunResult {
     /// Bus runs: the hardened outbox at the end, and commands the `drop` fault ate.
     pub outbox: Option<rosey::link::OutboxStats>,
     pub dropped_by_faults: u64,
+    /// Per fault, whether it took effect and the evidence.
+    pub effects: Vec<crate::coverage::Effect>,
     #[serde(skip)]
     pub trace: Trace,
     #[serde(skip)]
@@ -81,6 +83,11 @@ impl Prepared {
 
     pub fn new(scenario: Scenario) -> Result<Prepared> {
         let fixture = Fixture::load(&scenario.fixture_path())?;
+        Prepared::with_fixture(scenario, fixture)
+    }
+
+    /// A scenario over a fixture already in memory (the shrinker's candidates).
+    pub fn with_fixture(scenario: Scenario, fixture: Fixture) -> Result<Prepared> {
         let mut prepared = Prepared { scenario, fixture, reference: None };
         let swarm_bursts = prepared.scenario.swarm.as_ref().is_some_and(|s| s.menu.contains(&fault::FaultKind::Burst));
         if !swarm_bursts {
@@ -88,6 +95,15 @@ impl Prepared {
             prepared.reference = Some(reference(&fixture)?);
         }
         Ok(prepared)
+    }
+
+    /// The fault kinds a sweep must see take effect: the swarm's menu, else
+    /// the kinds the scenario schedules.
+    pub fn menu(&self) -> Vec<fault::FaultKind> {
+        match &self.scenario.swarm {
+            Some(swarm) => swarm.menu.clone(),
+            None => self.scenario.faults.iter().map(Fault::kind).collect(),
+        }
     }
 
     /// The scenario's faults plus, in swarm mode, those drawn for `seed`.
@@ -189,6 +205,7 @@ impl Prepared {
             strict: mode == Mode::Bus && delivery == Delivery::Jetstream,
             cytube: chat_log.as_deref().map(|log| invariants::CytubeView { bot: &fixture.header.bot, log }),
         });
+        let effects = crate::coverage::effects(&faults, &records);
         let passed = match &expected_violation {
             None => verdicts.iter().all(|v| v.holds),
             Some(name) => verdicts.iter().any(|v| v.name == name && !v.holds),
@@ -209,6 +226,7 @@ impl Prepared {
             trace_hash: trace.hash_hex(),
             outbox,
             dropped_by_faults,
+            effects,
             trace,
             dump,
         })

@@ -10,8 +10,15 @@ use crate::error::Result;
 use crate::run::{Overrides, Prepared, RunResult};
 
 /// Runs seeds `[from, to)`; prints a progress bar, every failing seed with the
-/// command that replays it, and the rate. Returns whether every seed passed.
-pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, variant: Overrides) -> Result<bool> {
+/// command that replays it, and the rate; with `junit`, writes one test case
+/// per seed there. Returns whether every seed passed.
+pub fn sweep(
+    path: &Path,
+    (from, to): (u64, u64),
+    jobs: Option<usize>,
+    variant: Overrides,
+    junit: Option<&Path>,
+) -> Result<bool> {
     let prepared = Prepared::load(path, crate::scenario::Mode::Bus)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let total = to - from;
@@ -21,9 +28,11 @@ pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, variant: 
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let next = AtomicU64::new(from);
-    let (results, received) = mpsc::channel::<(u64, Result<RunResult>)>();
+    let (results, received) = mpsc::channel::<(u64, Result<RunResult>, f64)>();
     let started = std::time::Instant::now();
     let mut failures: Vec<(u64, String)> = Vec::new();
+    let mut cases = Vec::new();
+    let mut coverage = crate::coverage::Coverage::default();
     // Each worker runs whole simulations; a simulation itself stays on one thread.
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -33,15 +42,20 @@ pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, variant: 
                 if seed >= to {
                     break;
                 }
+                let started = std::time::Instant::now();
                 let result = prepared.run(Overrides { seed: Some(seed), ..variant });
-                if results.send((seed, result)).is_err() {
+                if results.send((seed, result, started.elapsed().as_secs_f64())).is_err() {
                     break;
                 }
             });
         }
         drop(results);
-        for (seed, result) in received {
+        for (seed, result, seconds) in received {
             bar.inc(1);
+            cases.push((seed, junit_case(path, &format!("seed {seed}"), &result, seconds, seed, variant)));
+            if let Ok(run) = &result {
+                coverage.add(&run.effects);
+            }
             let failure = match result {
                 Ok(run) if run.passed => None,
                 Ok(run) => Some(failed_invariants(&run)),
@@ -66,10 +80,41 @@ pub fn sweep(path: &Path, (from, to): (u64, u64), jobs: Option<usize>, variant: 
     for (seed, why) in &failures {
         println!("  seed {seed}: {why}\n    {}", replay_command(path, *seed, variant));
     }
-    Ok(failures.is_empty())
+    print!("{}", coverage.render());
+    let never_bit = coverage.never_bit(&prepared.menu());
+    if !never_bit.is_empty() {
+        println!(
+            "FAILED: fault kinds that never took effect across the sweep: {} (more seeds, or a scenario where they can bite)",
+            never_bit.join(", ")
+        );
+    }
+    if let Some(junit) = junit {
+        cases.sort_by_key(|(seed, _)| *seed);
+        let cases: Vec<_> = cases.into_iter().map(|(_, case)| case).collect();
+        crate::junit::write(junit, &format!("rosey-sim sweep {}", path.display()), &cases)?;
+    }
+    Ok(failures.is_empty() && never_bit.is_empty())
 }
 
-fn failed_invariants(run: &RunResult) -> String {
+/// One run as a JUnit test case: a failure names the failing invariant and
+/// carries the run's report, replay command included.
+pub fn junit_case(
+    path: &Path,
+    name: &str,
+    result: &Result<RunResult>,
+    seconds: f64,
+    seed: u64,
+    variant: Overrides,
+) -> crate::junit::Case {
+    let failure = match result {
+        Ok(run) if run.passed => None,
+        Ok(run) => Some((failed_invariants(run), render_result(run, path))),
+        Err(error) => Some((error.to_string(), format!("{error}\nreplay: {}", replay_command(path, seed, variant)))),
+    };
+    crate::junit::Case { suite: path.display().to_string(), name: name.to_string(), seconds, failure }
+}
+
+pub(crate) fn failed_invariants(run: &RunResult) -> String {
     match &run.expected_violation {
         Some(name) => format!("expected {name} to fail, but every invariant held"),
         None => run
@@ -103,8 +148,13 @@ pub fn render_result(run: &RunResult, path: &Path) -> String {
         &format!("mode: {:?}, protocol: {}{delivery}, seed: {}\n", run.mode, run.protocol, run.seed).to_lowercase(),
     );
     out.push_str(&format!("faults: {}\n", run.faults.len()));
-    for fault in &run.faults {
-        out.push_str(&format!("  {}\n", serde_json::to_string(fault).unwrap_or_default()));
+    for (fault, effect) in run.faults.iter().zip(&run.effects) {
+        let bit = if effect.took_effect { "took effect" } else { "NO EFFECT" };
+        out.push_str(&format!(
+            "  {}\n    {bit}: {}\n",
+            serde_json::to_string(fault).unwrap_or_default(),
+            effect.evidence
+        ));
     }
     if let Some(outbox) = run.outbox {
         out.push_str(&format!(

@@ -123,11 +123,20 @@ fn check_determinism_reports_identical_traces() {
 }
 
 #[test]
-fn sweep_of_the_swarm_passes_on_hardened() {
-    let output = rosey_sim(&["sweep", &scenario("swarm.toml"), "--seeds", "1..=6"]);
+fn sweep_of_the_swarm_passes_on_hardened_and_every_fault_kind_bit() {
+    let output = rosey_sim(&["sweep", &scenario("swarm.toml"), "--seeds", "1..=60"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("6 seeds in") && stdout.contains("6 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("60 seeds in") && stdout.contains("60 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("fault coverage (took effect / scheduled):"), "{stdout}");
+    for kind in
+        ["partition", "hold", "latency", "drop", "crash_db", "restart_bus", "slow_store", "chat_fail", "mute", "burst"]
+    {
+        let line =
+            stdout.lines().find(|l| l.trim_start().starts_with(kind)).unwrap_or_else(|| panic!("no {kind}: {stdout}"));
+        let bit: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(bit > 0, "{kind} took effect at least once: {stdout}");
+    }
 
     assert!(!stdout.contains("FAILED"), "{stdout}");
 }
@@ -200,4 +209,81 @@ fn bus_run_writes_its_database_and_a_refused_db_touches_nothing() {
     let never = dir.path().join("never.db");
     assert_one_line_error(&rosey_sim(&["run", bad.to_str().unwrap(), "--db", never.to_str().unwrap()]), "nope.jsonl");
     assert!(!never.exists(), "a scenario that does not load must not create the database");
+}
+
+/// A folder with one scenario that meets its expectation and one that does not.
+fn scenario_folder(dir: &Path) {
+    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios/zoo-lost-mark-sent.toml");
+    let text = std::fs::read_to_string(zoo).unwrap().replace("../chat/smoke.jsonl", &fixture("smoke.jsonl"));
+    std::fs::write(dir.join("a-zoo.toml"), &text).unwrap();
+    // The same faults under the hardened protocol: said_once holds, so expecting it to fail fails.
+    std::fs::write(dir.join("b-wrong.toml"), text.replace("protocol = \"v0.5\"", "protocol = \"hardened\"")).unwrap();
+}
+
+#[test]
+fn test_runs_a_folder_against_each_declared_outcome_and_writes_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario_folder(dir.path());
+    let junit = dir.path().join("report.xml");
+    let output = rosey_sim(&["test", dir.path().to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "one scenario fails: {stdout}");
+    assert!(stdout.contains("PASS a-zoo (said_once fails"), "{stdout}");
+    assert!(stdout.contains("FAIL b-wrong: expected said_once to fail"), "{stdout}");
+    assert!(stdout.contains("2 scenarios in") && stdout.contains("1 passed, 1 failed"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"tests="2" failures="1""#), "{xml}");
+    assert!(xml.contains(r#"name="a-zoo""#) && xml.contains(r#"name="b-wrong""#), "{xml}");
+    assert!(xml.contains("<failure message=\"expected said_once to fail, but every invariant held\""), "{xml}");
+    assert!(
+        xml.contains("replay: cargo run --release -p rosey-sim -- run"),
+        "the failure says how to replay it: {xml}"
+    );
+}
+
+#[test]
+fn run_and_sweep_write_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario_folder(dir.path());
+    let scenario = dir.path().join("a-zoo.toml");
+    let junit = dir.path().join("run.xml");
+    let output = rosey_sim(&["run", scenario.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"tests="1" failures="0""#) && xml.contains(r#"name="a-zoo""#), "{xml}");
+
+    let junit = dir.path().join("sweep.xml");
+    let output = rosey_sim(&[
+        "sweep",
+        scenario.to_str().unwrap(),
+        "--seeds",
+        "1..4",
+        "--protocol",
+        "hardened",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"tests="3" failures="0""#), "{xml}");
+    for seed in 1..4 {
+        assert!(xml.contains(&format!(r#"name="seed {seed}""#)), "{xml}");
+    }
+}
+
+#[test]
+fn a_sweep_fails_when_a_fault_kind_never_takes_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    // A drop on a subject the smoke fixture never sends cannot bite.
+    let text = format!(
+        "fixture = \"{}\"\nmode = \"bus\"\n\n[[faults]]\nkind = \"drop\"\nsubject = \"rosey.db.stats.recent_chat.get\"\nprobability = 1.0\nfrom_ms = 5000\nuntil_ms = 9000\n",
+        fixture("smoke.jsonl")
+    );
+    let path = dir.path().join("toothless.toml");
+    std::fs::write(&path, text).unwrap();
+    let output = rosey_sim(&["sweep", path.to_str().unwrap(), "--seeds", "1..3"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "every invariant held: {stdout}");
+    assert!(stdout.contains("never took effect across the sweep: drop"), "{stdout}");
 }

@@ -1,4 +1,7 @@
-//! Random fault schedules for the swarm: `count` faults per seed from a menu.
+//! Random fault schedules for the swarm (swarm testing, Groce et al. 2012):
+//! per seed, a random subset of the menu and a random number of faults, up
+//! to `count`, so that seeds also explore schedules where one kind of fault
+//! is absent and cannot mask another.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,21 +13,35 @@ use super::{db_host_names, default_burst_user, default_db, Fault, FaultKind, Fau
 const DROP_SUBJECTS: [Option<Subject>; 4] =
     [None, Some(Subject::OutboundMarkSent), Some(Subject::MessageLog), Some(Subject::OutboundGet)];
 
-/// Draws `count` faults from `menu` for one seed, within `[5 s, end - 20 s)`
-/// so every fault heals before the replay ends.
+/// Draws 1 to `count` faults for one seed from a random subset of `menu`,
+/// within `[5 s, end - 20 s)` so every fault heals before the replay ends.
+/// Network faults cut links traffic crosses: bot-bus and bus-db*.
 pub fn draw(menu: &[FaultKind], count: usize, seed: u64, end_ms: i64, db_services: usize) -> Vec<Fault> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17);
+    if count == 0 || menu.is_empty() {
+        return Vec::new();
+    }
     let latest_start = (end_ms - 20_000).max(5_001);
-    let hosts: Vec<String> = ["bot", "bus"].iter().map(|h| h.to_string()).chain(db_host_names(db_services)).collect();
-    (0..count)
+    let links: Vec<(String, String)> = std::iter::once(("bot".to_string(), "bus".to_string()))
+        .chain(db_host_names(db_services).into_iter().map(|db| ("bus".to_string(), db)))
+        .collect();
+    let mut kinds: Vec<FaultKind> = menu.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+    if kinds.is_empty() {
+        kinds.push(menu[rng.random_range(0..menu.len())]);
+    }
+    let drawn = rng.random_range(1..=count);
+    (0..drawn)
         .map(|_| {
-            let kind = menu[rng.random_range(0..menu.len())];
+            let kind = kinds[rng.random_range(0..kinds.len())];
             let from_ms = rng.random_range(5_000..latest_start);
             let until_ms = (from_ms + rng.random_range(1_000..15_000)).min(end_ms - 10_000).max(from_ms + 1);
             let mut pair = || {
-                let a = rng.random_range(0..hosts.len());
-                let b = (a + rng.random_range(1..hosts.len())) % hosts.len();
-                (hosts[a].clone(), hosts[b].clone())
+                let (a, b) = links[rng.random_range(0..links.len())].clone();
+                if rng.random_bool(0.5) {
+                    (a, b)
+                } else {
+                    (b, a)
+                }
             };
             let what = match kind {
                 FaultKind::Partition => {
@@ -74,6 +91,24 @@ mod tests {
             let (from, until) = fault.window();
             assert!(5_000 <= from && from < until && until <= 50_000, "{fault:?}");
             fault.validate(1, &[]).unwrap();
+        }
+    }
+
+    #[test]
+    fn each_seed_draws_its_own_subset_and_number_of_faults() {
+        let menu = [FaultKind::Partition, FaultKind::Drop, FaultKind::CrashDb, FaultKind::SlowStore];
+        let draws: Vec<Vec<Fault>> = (0..200).map(|seed| draw(&menu, 4, seed, 600_000, 2)).collect();
+        let sizes: std::collections::BTreeSet<usize> = draws.iter().map(Vec::len).collect();
+        assert_eq!(sizes, (1..=4).collect(), "1 to 4 faults per seed");
+        let kinds_per_seed: std::collections::BTreeSet<usize> = draws
+            .iter()
+            .map(|d| d.iter().map(|f| format!("{:?}", f.kind())).collect::<std::collections::BTreeSet<_>>().len())
+            .collect();
+        assert!(kinds_per_seed.contains(&1) && kinds_per_seed.contains(&3), "{kinds_per_seed:?}");
+        for fault in draws.iter().flatten() {
+            if let FaultSpec::Partition { a, b, .. } = &fault.what {
+                assert!(a == "bus" || b == "bus", "only links traffic crosses: {a}-{b}");
+            }
         }
     }
 }
