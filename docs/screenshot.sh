@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates docs/status-page.png, the README's picture of the status page:
+# Regenerates the README's pictures. docs/sim-view.png: the bug zoo's lost
+# mark_sent drawn by `rosey-sim run --html`. docs/status-page.png, the status page:
 # nats-server, a db-service, two `rosey say`s, the evening replay at max speed
 # (the bot says both lines and marks them sent), the service stopped (it
 # drains and commits), then `rosey web` and
@@ -57,3 +58,14 @@ chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --window-size=1280,1750 --timeout=3000 \
   --screenshot="$out" "http://127.0.0.1:$web_port/" 2>"$work/chromium.log"
 echo "wrote $out ($(stat -c %s "$out") bytes)"
+
+# The simulator's picture of a failing run: zoo-lost-mark-sent under v0.5.0.
+cargo build --release --quiet -p rosey-sim
+ROSEY_LOG=error target/release/rosey-sim run fixtures/scenarios/zoo-lost-mark-sent.toml --html "$work/zoo.html" >/dev/null
+view="docs/sim-view.png"
+chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --disable-dev-shm-usage --user-data-dir="$work/chromium-view" --hide-scrollbars \
+  --window-size=1100,1300 --timeout=2000 \
+  --screenshot="$view" "file://$work/zoo.html" 2>"$work/chromium-view.log"
+echo "wrote $view ($(stat -c %s "$view") bytes)"

@@ -36,6 +36,7 @@ pub mod shrink;
 pub mod standin;
 pub mod suite;
 pub mod sweep;
+pub mod view;
 pub mod wait;
 pub mod world;
 

@@ -75,6 +75,20 @@ enum Command {
         #[arg(long, default_value_t = 400)]
         max_runs: usize,
     },
+    /// Draw a trace as one self-contained HTML page (a sequence diagram, lane per host).
+    View {
+        /// The trace (.jsonl, from `run --trace`).
+        trace: PathBuf,
+        /// Where to write the page.
+        #[arg(short, long, default_value = "run.html")]
+        out: PathBuf,
+        /// The scenario the trace came from: its faults are shaded.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The seed the trace came from (swarm scenarios draw their faults per seed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Run every scenario in a folder against its declared outcome, like a test runner.
     Test {
         /// The folder of scenarios (*.toml).
@@ -125,6 +139,9 @@ struct RunArgs {
     /// Scenario and bus runs: write JUnit XML (one test case) to this file.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Scenario and bus runs: draw the run (faults, verdicts, evidence) as one HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -142,6 +159,7 @@ fn main() -> ExitCode {
         Command::Shrink { scenario, seed, invariant, out, max_runs } => {
             shrink(&scenario, seed, invariant.as_deref(), &out, max_runs)
         }
+        Command::View { trace, out, scenario, seed } => view(&trace, &out, scenario.as_deref(), seed),
         Command::Test { folder, junit } => rosey_sim::suite::test_folder(&folder, junit.as_deref()),
         Command::CheckDeterminism { scenario, seed, mode } => check_determinism(&scenario, seed, mode),
     };
@@ -190,6 +208,17 @@ fn run(args: RunArgs) -> Result<bool> {
         rosey_sim::junit::write(junit, "rosey-sim run", &[case])?;
     }
     let result = result?;
+    if let Some(html) = &args.html {
+        let context = rosey_sim::view::Context {
+            title: format!("{} seed {}", path.display(), result.seed),
+            faults: &result.faults,
+            effects: &result.effects,
+            verdicts: &result.verdicts,
+        };
+        let page = rosey_sim::view::render(&result.trace.records(), &context);
+        std::fs::write(html, page).map_err(|e| SimError::write("page", html, e))?;
+        println!("drew the run: {}", html.display());
+    }
     write_trace(args.trace.as_deref(), &result.trace)?;
     if let (Some(path), Some(dump)) = (&args.dump, &result.dump) {
         let text = serde_json::to_string_pretty(dump).map_err(|e| SimError::write("dump", path, e.into()))?;
@@ -245,6 +274,34 @@ fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<()> {
     let mut text = trace.lines().join("\n");
     text.push('\n');
     std::fs::write(path, text).map_err(|e| SimError::write("trace", path, e))
+}
+
+fn view(trace: &Path, out: &Path, scenario: Option<&Path>, seed: Option<u64>) -> Result<bool> {
+    let text =
+        std::fs::read_to_string(trace).map_err(|e| SimError::Usage(format!("cannot read {}: {e}", trace.display())))?;
+    let mut records = Vec::new();
+    for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let record = rosey::trace::TraceRecord::parse(line)
+            .map_err(|e| SimError::Usage(format!("{}:{}: not a trace line: {e}", trace.display(), number + 1)))?;
+        records.push(record);
+    }
+    let faults = match scenario {
+        Some(path) => {
+            let prepared = Prepared::load(path, Mode::Bus)?;
+            prepared.faults_for(seed.unwrap_or(prepared.scenario.seed))
+        }
+        None => Vec::new(),
+    };
+    let effects = rosey_sim::coverage::effects(&faults, &records);
+    let context = rosey_sim::view::Context {
+        title: trace.display().to_string(),
+        faults: &faults,
+        effects: &effects,
+        verdicts: &[],
+    };
+    std::fs::write(out, rosey_sim::view::render(&records, &context)).map_err(|e| SimError::write("page", out, e))?;
+    println!("drew {} records: {}", records.len(), out.display());
+    Ok(true)
 }
 
 fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: &Path, max_runs: usize) -> Result<bool> {
