@@ -34,6 +34,7 @@ pub mod delivery;
 pub mod fixture;
 pub mod link;
 pub mod live;
+pub mod markup;
 pub mod metrics;
 pub mod service;
 pub mod store;

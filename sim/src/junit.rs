@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use rosey::markup::escape;
+
 use crate::error::{Result, SimError};
 
 /// One test case.
@@ -17,24 +19,6 @@ pub struct Case {
     pub seconds: f64,
     /// Why it failed, when it did: a one-line message and the full text.
     pub failure: Option<(String, String)>,
-}
-
-/// XML-escapes text for an attribute or element.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters, escaped or not.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The report for `cases` as one `<testsuite>` named `suite`.

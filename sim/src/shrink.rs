@@ -204,17 +204,34 @@ impl Shrinker<'_> {
     /// ddmin over the fault list: remove halves, then quarters, ..., then single faults.
     fn drop_faults(&mut self) -> Result<()> {
         (self.log)("dropping faults:");
-        let mut chunks = 2;
-        while !self.faults.is_empty() && !self.out_of_runs() {
-            let size = self.faults.len().div_ceil(chunks);
-            let mut removed = false;
-            let mut start = 0;
-            while start < self.faults.len() && !self.out_of_runs() {
-                let end = (start + size).min(self.faults.len());
-                let mut candidate = self.faults.clone();
+        self.ddmin(
+            |shrinker| shrinker.faults.len(),
+            |shrinker, start, end| {
+                let mut candidate = shrinker.faults.clone();
                 let gone: Vec<Fault> = candidate.drain(start..end).collect();
                 let what = format!("without {}", describe_all(&gone));
-                if self.attempt(what, candidate, self.keep.clone(), self.cut)? {
+                shrinker.attempt(what, candidate, shrinker.keep.clone(), shrinker.cut)
+            },
+        )
+    }
+
+    /// Delta debugging over a list of `len` items: tries the list without
+    /// each of 2, 4, 8, ... chunks (`without(start, end)` runs one candidate
+    /// and says whether it was kept), until no single item can go or the
+    /// run budget is spent.
+    fn ddmin(
+        &mut self,
+        len: impl Fn(&Self) -> usize,
+        mut without: impl FnMut(&mut Self, usize, usize) -> Result<bool>,
+    ) -> Result<()> {
+        let mut chunks = 2;
+        while len(self) > 0 && !self.out_of_runs() {
+            let size = len(self).div_ceil(chunks);
+            let mut removed = false;
+            let mut start = 0;
+            while start < len(self) && !self.out_of_runs() {
+                let end = (start + size).min(len(self));
+                if without(self, start, end)? {
                     removed = true;
                 } else {
                     start = end;
@@ -224,7 +241,7 @@ impl Shrinker<'_> {
                 if size == 1 {
                     break;
                 }
-                chunks = (chunks * 2).min(self.faults.len().max(1));
+                chunks = (chunks * 2).min(len(self).max(1));
             }
         }
         Ok(())
@@ -318,31 +335,16 @@ impl Shrinker<'_> {
     /// ddmin over the remaining lines, within the run budget.
     fn drop_lines(&mut self) -> Result<()> {
         (self.log)("dropping fixture lines that do not matter:");
-        let mut chunks = 2;
-        while self.keep.len() > 1 && !self.out_of_runs() {
-            let size = self.keep.len().div_ceil(chunks);
-            let mut removed = false;
-            let mut start = 0;
-            while start < self.keep.len() && !self.out_of_runs() {
-                let end = (start + size).min(self.keep.len());
-                let mut candidate = self.keep.clone();
+        self.ddmin(
+            |shrinker| shrinker.keep.len(),
+            |shrinker, start, end| {
+                let mut candidate = shrinker.keep.clone();
                 candidate.drain(start..end);
-                let what =
-                    format!("without {} line(s) from line {}", end - start, self.fixture.lines[self.keep[start]].0);
-                if self.attempt(what, self.faults.clone(), candidate, self.cut)? {
-                    removed = true;
-                } else {
-                    start = end;
-                }
-            }
-            if !removed {
-                if size == 1 {
-                    break;
-                }
-                chunks = (chunks * 2).min(self.keep.len());
-            }
-        }
-        Ok(())
+                let first = shrinker.fixture.lines[shrinker.keep[start]].0;
+                let what = format!("without {} line(s) from line {first}", end - start);
+                shrinker.attempt(what, shrinker.faults.clone(), candidate, shrinker.cut)
+            },
+        )
     }
 }
 

@@ -244,7 +244,7 @@ pub fn render(records: &[TraceRecord], context: &Context<'_>) -> String {
     };
     // `</` inside the JSON would end the script element early.
     let json = serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()).replace("</", "<\\/");
-    let title = crate::junit::escape(&context.title);
+    let title = rosey::markup::escape(&context.title);
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use super::snapshot::{Snapshot, StatusView};
+use crate::markup::escape;
 use crate::store::{CountSample, OutboundState};
 
 /// The page's script: live updates over server-sent events and the say form.
@@ -19,22 +20,6 @@ pub const STYLE: &str = include_str!("page.css");
 /// What the page may load: only its own script, style and API.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'";
-
-/// Escapes `text` for HTML text and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `HH:MM:SS` UTC of a Unix time (the page shows times of day; the full
 /// time is in the element's title).
@@ -195,14 +180,6 @@ pub fn chart_svg(samples: &[CountSample]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markup_in_data_is_escaped() {
-        assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'q'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;"
-        );
-    }
 
     #[test]
     fn an_empty_history_says_so() {
