@@ -29,6 +29,8 @@ pub mod fault;
 pub mod faulty_link;
 pub mod invariants;
 pub mod junit;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod nats_server;
 pub mod run;
 pub mod scenario;

@@ -89,6 +89,20 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run a scenario against the live stack: a real nats-server, real sockets, the faults for real.
+    Live {
+        /// The scenario (.toml).
+        scenario: PathBuf,
+        /// The seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How many times faster than real time (virtual time scales; 1 is faithful).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Write JUnit XML (one test case) to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
     /// Run every scenario in a folder against its declared outcome, like a test runner.
     Test {
         /// The folder of scenarios (*.toml).
@@ -160,6 +174,7 @@ fn main() -> ExitCode {
             shrink(&scenario, seed, invariant.as_deref(), &out, max_runs)
         }
         Command::View { trace, out, scenario, seed } => view(&trace, &out, scenario.as_deref(), seed),
+        Command::Live { scenario, seed, speed, junit } => live(&scenario, seed, speed, junit.as_deref()),
         Command::Test { folder, junit } => rosey_sim::suite::test_folder(&folder, junit.as_deref()),
         Command::CheckDeterminism { scenario, seed, mode } => check_determinism(&scenario, seed, mode),
     };
@@ -274,6 +289,33 @@ fn write_trace(path: Option<&Path>, trace: &Trace) -> Result<()> {
     let mut text = trace.lines().join("\n");
     text.push('\n');
     std::fs::write(path, text).map_err(|e| SimError::write("trace", path, e))
+}
+
+#[cfg(feature = "live")]
+fn live(path: &Path, seed: Option<u64>, speed: f64, junit: Option<&Path>) -> Result<bool> {
+    let prepared = Prepared::load(path, Mode::Bus)?;
+    let seed = seed.unwrap_or(prepared.scenario.seed);
+    let wall = std::time::Instant::now();
+    let result = rosey_sim::live::run_live(&prepared, seed, speed);
+    let wall = wall.elapsed();
+    if let Some(junit) = junit {
+        let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let case = rosey_sim::sweep::junit_case(path, &name, &result, wall.as_secs_f64(), seed, Overrides::default());
+        rosey_sim::junit::write(junit, "rosey-sim live", &[case])?;
+    }
+    let result = result?;
+    println!("live: a real nats-server, {speed}x real time, {:.1} s", wall.as_secs_f64());
+    print!("{}", rosey::bot::summary::render(&result.report, &result.said, wall, &result.trace_hash));
+    print!("{}", rosey_sim::sweep::render_result(&result, path));
+    Ok(result.passed)
+}
+
+#[cfg(not(feature = "live"))]
+fn live(_: &Path, _: Option<u64>, _: f64, _: Option<&Path>) -> Result<bool> {
+    Err(SimError::Usage(
+        "this rosey-sim was built without live runs: cargo run --release -p rosey-sim --features live -- live <scenario>"
+            .into(),
+    ))
 }
 
 fn view(trace: &Path, out: &Path, scenario: Option<&Path>, seed: Option<u64>) -> Result<bool> {

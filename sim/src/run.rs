@@ -234,7 +234,7 @@ impl Prepared {
 }
 
 /// The direct-mode, fault-free replay: what the fixture implies.
-fn reference(fixture: &Fixture) -> Result<DbDump> {
+pub(crate) fn reference(fixture: &Fixture) -> Result<DbDump> {
     let store = Store::open_in_memory(unix_seconds(fixture.header.start_unix_ms))?;
     let (_, store) = crate::direct::run_direct(fixture, store, Protocol::Hardened, Trace::new(false));
     Ok(store.dump()?)

@@ -287,3 +287,10 @@ fn a_sweep_fails_when_a_fault_kind_never_takes_effect() {
     assert!(stdout.contains("2 passed, 0 failed"), "every invariant held: {stdout}");
     assert!(stdout.contains("never took effect across the sweep: drop"), "{stdout}");
 }
+
+#[test]
+fn live_says_what_it_cannot_run() {
+    let output = rosey_sim(&["live", &scenario("zoo-reconnect-said-twice.toml")]);
+    let needle = if cfg!(feature = "live") { "do not run live yet" } else { "--features live" };
+    assert_one_line_error(&output, needle);
+}

@@ -1,0 +1,74 @@
+//! The bug zoo against the live stack (`rosey-sim live`): a real
+//! nats-server, the bot and the db-service on real sockets, each fault done
+//! for real (a proxy cuts, holds or slows a link, a db-service is killed and
+//! restarted, the server restarted). Each scenario gives the verdict it
+//! gives in the simulator: v0.5.0 fails the same invariant live, so the
+//! simulator's bug is a production bug, and the hardened protocol passes.
+//!
+//! Built with `--features live` (`bash .ci/run` runs it).
+
+use std::path::{Path, PathBuf};
+
+use rosey_sim::run::{Overrides, Prepared};
+use rosey_sim::scenario::Mode;
+
+/// Real time runs this many times faster than the fixture's time.
+const SPEED: f64 = 2.0;
+
+fn zoo(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios").join(format!("{name}.toml"))
+}
+
+fn failing(run: &rosey_sim::run::RunResult) -> Vec<&'static str> {
+    run.verdicts.iter().filter(|v| !v.holds).map(|v| v.name).collect()
+}
+
+/// The scenario in the simulator and live: the same invariants fail.
+fn same_verdict_live(name: &str) {
+    let prepared = Prepared::load(&zoo(name), Mode::Bus).unwrap();
+    let simulated = prepared.run(Overrides::default()).unwrap();
+    let live = rosey_sim::live::run_live(&prepared, prepared.scenario.seed, SPEED).unwrap();
+    let expected = prepared.scenario.expect_violation.as_deref().unwrap();
+    assert!(simulated.passed, "{name}: the simulator shows {expected} failing");
+    let report = rosey_sim::sweep::render_result(&live, &zoo(name));
+    assert!(live.passed, "{name}: live, {expected} fails too\n{report}");
+    assert_eq!(failing(&live), failing(&simulated), "{name}: the same invariants fail live\n{report}");
+}
+
+#[test]
+fn lost_mark_sent_says_a_line_again_live() {
+    same_verdict_live("zoo-lost-mark-sent");
+}
+
+#[test]
+fn a_db_service_down_loses_events_live() {
+    same_verdict_live("zoo-db-down");
+}
+
+#[test]
+fn two_db_services_without_a_queue_group_count_twice_live() {
+    same_verdict_live("zoo-double-count");
+}
+
+#[test]
+fn no_mark_failed_retries_a_muted_line_forever_live() {
+    same_verdict_live("zoo-no-mark-failed");
+}
+
+#[test]
+fn a_burst_on_slow_commits_starves_the_polls_live() {
+    same_verdict_live("zoo-burst-slow-commits");
+}
+
+/// The hardened protocol under the same faults: every invariant holds live.
+#[test]
+fn the_hardened_bot_passes_the_zoo_live() {
+    for name in ["zoo-lost-mark-sent", "zoo-db-down"] {
+        let mut prepared = Prepared::load(&zoo(name), Mode::Bus).unwrap();
+        prepared.scenario.protocol = rosey::bot::Protocol::Hardened;
+        prepared.scenario.expect_violation = None;
+        let live = rosey_sim::live::run_live(&prepared, 1, SPEED).unwrap();
+        let report = rosey_sim::sweep::render_result(&live, &zoo(name));
+        assert!(live.passed, "{name} hardened, live: every invariant holds\n{report}");
+    }
+}
