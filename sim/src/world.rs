@@ -413,7 +413,7 @@ impl BotPlan<'_> {
 /// JetStream: waits until the stream has acknowledged every command, then
 /// until a db-service has applied them all. A read is the proof: the service
 /// answers it only once it has applied the stream up to its last sequence.
-async fn settle_stream<T: Transport>(link: &BusLink<T>) {
+pub(crate) async fn settle_stream<T: Transport>(link: &BusLink<T>) {
     if let Err(error) = link.settle(Duration::from_secs(60)).await {
         tracing::warn!(%error, "[NATS] the stream did not acknowledge everything in time");
     }

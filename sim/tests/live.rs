@@ -60,15 +60,27 @@ fn a_burst_on_slow_commits_starves_the_polls_live() {
     same_verdict_live("zoo-burst-slow-commits");
 }
 
+/// `name` under the hardened protocol and `delivery`, live: every invariant holds.
+fn hardened_passes_live(name: &str, delivery: rosey::delivery::Delivery) {
+    let mut prepared = Prepared::load(&zoo(name), Mode::Bus).unwrap();
+    prepared.scenario.protocol = rosey::bot::Protocol::Hardened;
+    prepared.scenario.delivery = delivery;
+    prepared.scenario.expect_violation = None;
+    let live = rosey_sim::live::run_live(&prepared, 1, SPEED).unwrap();
+    let report = rosey_sim::sweep::render_result(&live, &zoo(name));
+    assert!(live.passed, "{name} hardened over {delivery}, live: every invariant holds\n{report}");
+}
+
 /// The hardened protocol under the same faults: every invariant holds live.
 #[test]
 fn the_hardened_bot_passes_the_zoo_live() {
     for name in ["zoo-lost-mark-sent", "zoo-db-down"] {
-        let mut prepared = Prepared::load(&zoo(name), Mode::Bus).unwrap();
-        prepared.scenario.protocol = rosey::bot::Protocol::Hardened;
-        prepared.scenario.expect_violation = None;
-        let live = rosey_sim::live::run_live(&prepared, 1, SPEED).unwrap();
-        let report = rosey_sim::sweep::render_result(&live, &zoo(name));
-        assert!(live.passed, "{name} hardened, live: every invariant holds\n{report}");
+        hardened_passes_live(name, rosey::delivery::Delivery::Core);
     }
+}
+
+/// Over JetStream (a `-js` nats-server) a db-service down loses nothing, strictly.
+#[test]
+fn jetstream_loses_nothing_while_the_db_service_is_down_live() {
+    hardened_passes_live("zoo-db-down", rosey::delivery::Delivery::Jetstream);
 }

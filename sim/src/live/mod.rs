@@ -14,7 +14,10 @@
 //! the run, so a verdict found in the simulator is confirmed, or not, in
 //! production.
 //!
-//! Not live yet: `chat = "cytube"` scenarios and `delivery = "jetstream"`.
+//! With `delivery = "jetstream"` the server runs with `-js` over a store of
+//! its own and the db-services consume the stream, as in production.
+//!
+//! Not live yet: `chat = "cytube"` scenarios.
 
 pub mod proxy;
 
@@ -38,7 +41,7 @@ use tokio::task::JoinHandle;
 use crate::chathost::ChatMode;
 use crate::error::{Result, SimError};
 use crate::fault::{db_host_names, Fault, FaultSpec};
-use crate::faulty_link::{DropScope, Drops, FaultyLink};
+use crate::faulty_link::{DropScope, Drops, FaultyLink, FaultyTransport};
 use crate::invariants::{self, Observed};
 use crate::nats_server::{nats_server_binary, NatsServer};
 use crate::run::{reference, with_bursts, Prepared, RunResult};
@@ -87,9 +90,6 @@ pub fn run_live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult>
             "chat = \"cytube\" scenarios do not run live yet (the simulator runs them)".into(),
         ));
     }
-    if scenario.delivery == Delivery::Jetstream {
-        return Err(SimError::Usage("delivery = \"jetstream\" scenarios do not run live yet".into()));
-    }
     if !(speed > 0.0 && speed <= 10.0) {
         return Err(SimError::Usage(format!("--speed must be above 0 and at most 10, not {speed}")));
     }
@@ -131,8 +131,11 @@ impl Stack {
         let store = Store::open(&self.db_path, unix_seconds(self.start_unix_ms)).map_err(|e| e.to_string())?;
         let port = self.db_proxies[host].port;
         let transport = NatsTransport::connect_in_background(&options(port, host)).await.map_err(|e| e.to_string())?;
-        let config =
-            ServiceConfig { host: host.to_string(), ..rosey::app::service_config(self.scenario.protocol, None) };
+        let config = ServiceConfig {
+            host: host.to_string(),
+            delivery: self.scenario.delivery,
+            ..rosey::app::service_config(self.scenario.protocol, None)
+        };
         let slow: Vec<(Fault, u64)> = self
             .faults
             .iter()
@@ -231,7 +234,14 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
     let reference = reference(&fixture)?;
     let start = fixture.header.start_unix_ms;
     let dir = tempfile::tempdir().map_err(|e| SimError::Usage(format!("cannot make a temporary folder: {e}")))?;
-    let server = NatsServer::start();
+    let server = match scenario.delivery {
+        Delivery::Core => NatsServer::start(),
+        Delivery::Jetstream => {
+            let store = dir.path().join("jetstream");
+            std::fs::create_dir_all(&store).map_err(|e| SimError::write("JetStream store", &store, e))?;
+            NatsServer::start_jetstream(&store)
+        }
+    };
     let bot_proxy = Proxy::start(server.port()).await.map_err(|e| SimError::Usage(format!("proxy: {e}")))?;
     let mut db_proxies = BTreeMap::new();
     for host in db_host_names(scenario.db_services) {
@@ -282,16 +292,26 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
     let transport = NatsTransport::connect_in_background(&options(stack.bot_proxy.port, "bot"))
         .await
         .map_err(|e| SimError::Usage(e.to_string()))?;
-    let link = BusLink::new(transport, rosey::app::outbox_for(scenario.protocol));
-    let link = FaultyLink::new(link, Drops::new(&faults, DropScope::All, seed, live_now_ms, trace.clone()));
     let header = &fixture.header;
     let bot = Bot::new(&header.channel, &header.bot, start, scenario.protocol);
     let config = RunnerConfig { request_timeout: DEFAULT_REQUEST_TIMEOUT.div_f64(speed), ..RunnerConfig::default() };
-    let chat = ChatStandIn::new(&faults, start);
-    let runner = Runner::new(bot, &link, chat, timeline, trace.clone(), config);
-    let (report, chat, _bot) = runner.replay(&fixture).await;
+    let drops = |scope| Drops::new(&faults, scope, seed, live_now_ms, trace.clone());
+    let played = match scenario.delivery {
+        Delivery::Core => {
+            let link = BusLink::new(transport, rosey::app::outbox_for(scenario.protocol));
+            let link = FaultyLink::new(link, drops(DropScope::All));
+            play(&fixture, &faults, &link, bot, timeline, &trace, config).await
+        }
+        Delivery::Jetstream => {
+            // One bot per run: its instance id only has to be unique in the stream.
+            let faulty = FaultyTransport::new(transport, drops(DropScope::Stream));
+            let link = BusLink::jetstream(faulty, format!("bot-live-{seed:x}"), scenario.ack_window);
+            let link = FaultyLink::new(link, drops(DropScope::Requests));
+            play(&fixture, &faults, &link, bot, timeline, &trace, config).await
+        }
+    };
+    let Played { report, chat, outbox, dropped } = played;
     schedule.abort();
-    let _ = tokio::time::timeout(Duration::from_secs(10), link.inner().transport().round_trip()).await;
     stack.stop_services().await;
     ORIGIN.with(|origin| origin.set(None));
 
@@ -311,7 +331,7 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         trace: &records,
         start_unix_ms: start,
         end_ms: fixture.end_ms(),
-        strict: false,
+        strict: scenario.delivery == Delivery::Jetstream,
         cytube: None,
     });
     let expected_violation = scenario.expect_violation.clone();
@@ -328,8 +348,8 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         delivery: scenario.delivery,
         faults,
         virtual_ms: report.virtual_ms,
-        outbox: Some(link.inner().outbox_stats()),
-        dropped_by_faults: link.dropped(),
+        outbox: Some(outbox),
+        dropped_by_faults: dropped,
         report,
         said: chat.said,
         services,
@@ -341,4 +361,35 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         trace,
         dump: Some(dump),
     })
+}
+
+/// What the bot's replay left.
+struct Played {
+    report: rosey::bot::ReplayReport,
+    chat: ChatStandIn,
+    outbox: rosey::link::OutboxStats,
+    dropped: u64,
+}
+
+/// Replays the fixture through the bot over `link`, then makes sure the
+/// server has everything (JetStream: acknowledged and applied; core: a round trip).
+async fn play<T: Transport>(
+    fixture: &rosey::fixture::Fixture,
+    faults: &[Fault],
+    link: &FaultyLink<BusLink<T>>,
+    bot: Bot,
+    timeline: TokioTimeline,
+    trace: &Trace,
+    config: RunnerConfig,
+) -> Played {
+    let chat = ChatStandIn::new(faults, fixture.header.start_unix_ms);
+    let runner = Runner::new(bot, link, chat, timeline, trace.clone(), config);
+    let (mut report, chat, _bot) = runner.replay(fixture).await;
+    let bus = link.inner();
+    if bus.stream_stats().is_some() {
+        crate::world::settle_stream(bus).await;
+        report.jetstream = bus.stream_stats();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), bus.transport().round_trip()).await;
+    Played { report, chat, outbox: bus.outbox_stats(), dropped: link.dropped() }
 }
