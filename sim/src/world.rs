@@ -439,7 +439,7 @@ fn chat_session(fixture: &Fixture, seed: u64) -> Result<SessionConfig, Box<dyn s
 
 /// Attempts to say each text, from the trace: every `say` but those held back
 /// for the throttle (never written).
-fn attempts(trace: &Trace) -> std::collections::BTreeMap<String, u64> {
+pub(crate) fn attempts(trace: &Trace) -> std::collections::BTreeMap<String, u64> {
     let mut attempts = std::collections::BTreeMap::new();
     for record in trace.records() {
         if let TraceEvent::Say { text, outcome } = &record.event {

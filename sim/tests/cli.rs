@@ -290,7 +290,7 @@ fn a_sweep_fails_when_a_fault_kind_never_takes_effect() {
 
 #[test]
 fn live_says_what_it_cannot_run() {
-    let output = rosey_sim(&["live", &scenario("zoo-reconnect-said-twice.toml")]);
-    let needle = if cfg!(feature = "live") { "do not run live yet" } else { "--features live" };
+    let output = rosey_sim(&["live", &scenario("zoo-reconnect-said-twice.toml"), "--speed", "2"]);
+    let needle = if cfg!(feature = "live") { "runs live at --speed 1 only" } else { "--features live" };
     assert_one_line_error(&output, needle);
 }

@@ -84,3 +84,15 @@ fn the_hardened_bot_passes_the_zoo_live() {
 fn jetstream_loses_nothing_while_the_db_service_is_down_live() {
     hardened_passes_live("zoo-db-down", rosey::delivery::Delivery::Jetstream);
 }
+
+/// With the fake CyTube on a real socket: a mark_sent lost while the chat
+/// connection drops makes v0.5.0 say the line twice, live as in the simulator.
+#[test]
+fn a_reconnect_says_a_line_twice_live() {
+    let prepared = Prepared::load(&zoo("zoo-reconnect-said-twice"), Mode::Bus).unwrap();
+    let simulated = prepared.run(Overrides::default()).unwrap();
+    let live = rosey_sim::live::run_live(&prepared, prepared.scenario.seed, 1.0).unwrap();
+    let report = rosey_sim::sweep::render_result(&live, &zoo("zoo-reconnect-said-twice"));
+    assert!(simulated.passed && live.passed, "said_once fails live too\n{report}");
+    assert_eq!(failing(&live), failing(&simulated), "the same invariants fail live\n{report}");
+}

@@ -61,6 +61,11 @@ fn is_notice(username: &str) -> bool {
 
 /// Replays `fixture` into `fake` and applies the chat faults; ends after the last step.
 pub async fn feed(fixture: Fixture, fake: FakeCytube, faults: Vec<Fault>) -> turmoil::Result {
+    feed_with(fixture, fake, faults, sim_now_ms).await
+}
+
+/// [`feed`] on any clock of virtual ms (`rosey-sim live`: real time since the run's start).
+pub async fn feed_with(fixture: Fixture, fake: FakeCytube, faults: Vec<Fault>, now: fn() -> i64) -> turmoil::Result {
     let bot = fixture.header.bot.clone();
     let first_userlist = fixture.events.iter().position(|e| matches!(e.event, ChatEvent::Userlist(_)));
     let mut schedule: Vec<(i64, usize, Step<'_>)> = Vec::new();
@@ -77,7 +82,7 @@ pub async fn feed(fixture: Fixture, fake: FakeCytube, faults: Vec<Fault>) -> tur
 
     let mut users = Users { fake: &fake, bot: &bot, present: Vec::new(), down: 0 };
     for (at_ms, _, step) in schedule {
-        let wait = at_ms - sim_now_ms();
+        let wait = at_ms - now();
         if wait > 0 {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
         }

@@ -1,25 +1,24 @@
 //! [`CytubeSource`]: the bot's live channel, plus the fixture's operator lines.
 
 use rosey::bot::{ChatSource, SourceItem, Timeline};
+use rosey::cytube::client::Dialer;
 use rosey::cytube::ChatEvent;
 use rosey::fixture::{Fixture, TimedEvent};
 use rosey::live::LiveChannel;
 
-use super::TurmoilDialer;
-
 /// Channel events from the bot's CyTube session, as they arrive, merged with
 /// the fixture's `rosey:say` lines at their `at_ms` (an operator's enqueues
 /// do not go through the chat server). The run ends at the fixture's end.
-pub struct CytubeSource {
-    live: LiveChannel<TurmoilDialer>,
+pub struct CytubeSource<D: Dialer> {
+    live: LiveChannel<D>,
     /// The fixture's operator events, in order.
     operator: Vec<TimedEvent>,
     next: usize,
     end_ms: i64,
 }
 
-impl CytubeSource {
-    pub fn new(live: LiveChannel<TurmoilDialer>, fixture: &Fixture) -> CytubeSource {
+impl<D: Dialer> CytubeSource<D> {
+    pub fn new(live: LiveChannel<D>, fixture: &Fixture) -> CytubeSource<D> {
         let operator =
             fixture.events.iter().filter(|e| matches!(e.event, ChatEvent::Say { .. })).cloned().collect::<Vec<_>>();
         CytubeSource { live, operator, next: 0, end_ms: fixture.end_ms() }
@@ -31,7 +30,7 @@ impl CytubeSource {
     }
 }
 
-impl ChatSource for CytubeSource {
+impl<D: Dialer> ChatSource for CytubeSource<D> {
     fn end_ms(&self) -> Option<i64> {
         Some(self.end_ms)
     }

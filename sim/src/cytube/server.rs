@@ -43,7 +43,13 @@ impl FakeCytube {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(FAKE_EPOCH_UNIX_MS, |elapsed| elapsed.as_millis() as i64);
-        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(now_ms)));
+        FakeCytube::start_local_at(config, now_ms).await
+    }
+
+    /// [`FakeCytube::start_local`] with its clock at `epoch_unix_ms` now
+    /// (`rosey-sim live`: a replayed fixture's start).
+    pub async fn start_local_at(config: FakeConfig, epoch_unix_ms: i64) -> io::Result<(FakeCytube, String)> {
+        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(epoch_unix_ms)));
         let web = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let io = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let base = format!("http://127.0.0.1:{}", web.local_addr()?.port());

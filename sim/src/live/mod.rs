@@ -17,7 +17,10 @@
 //! With `delivery = "jetstream"` the server runs with `-js` over a store of
 //! its own and the db-services consume the stream, as in production.
 //!
-//! Not live yet: `chat = "cytube"` scenarios.
+//! With `chat = "cytube"` the bot joins the fake CyTube over real TCP and the
+//! fixture's users speak through it, in real time (`--speed 1`: the fake's
+//! limits and timers run on the wall clock); `chat_disconnect` and
+//! `chat_throttle` act in the fake. Not live yet: `chat_restart`.
 
 pub mod proxy;
 
@@ -38,7 +41,8 @@ use rosey::transport::{NatsOptions, NatsTransport, Transport};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::chathost::ChatMode;
+use crate::chathost::{self, ChatMode, CytubeSource};
+use crate::cytube::{FakeConfig, FakeCytube};
 use crate::error::{Result, SimError};
 use crate::fault::{db_host_names, Fault, FaultSpec};
 use crate::faulty_link::{DropScope, Drops, FaultyLink, FaultyTransport};
@@ -47,6 +51,8 @@ use crate::nats_server::{nats_server_binary, NatsServer};
 use crate::run::{reference, with_bursts, Prepared, RunResult};
 use crate::standin::ChatStandIn;
 use proxy::Proxy;
+use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig, TcpDialer};
+use rosey::live::LiveChannel;
 
 thread_local! {
     /// When virtual 0 was, and how fast virtual time runs: for the `drop`
@@ -85,10 +91,14 @@ fn real(virtual_ms: i64, speed: f64) -> Duration {
 /// No nats-server, a scenario this does not run live yet, or a failure to start a part.
 pub fn run_live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
     let scenario = &prepared.scenario;
-    if scenario.chat == ChatMode::Cytube {
+    if scenario.chat == ChatMode::Cytube && speed != 1.0 {
         return Err(SimError::Usage(
-            "chat = \"cytube\" scenarios do not run live yet (the simulator runs them)".into(),
+            "chat = \"cytube\" runs live at --speed 1 only (the fake CyTube's limits and timers run in real time)"
+                .into(),
         ));
+    }
+    if prepared.faults_for(seed).iter().any(|f| f.what == FaultSpec::ChatRestart) {
+        return Err(SimError::Usage("chat_restart does not run live yet (the simulator runs it)".into()));
     }
     if !(speed > 0.0 && speed <= 10.0) {
         return Err(SimError::Usage(format!("--speed must be above 0 and at most 10, not {speed}")));
@@ -265,6 +275,23 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         errors: RefCell::default(),
     });
 
+    // The fake CyTube's clock starts at the fixture's start, now.
+    let chat_plan = match scenario.chat {
+        ChatMode::Standin => ChatPlan::Standin,
+        ChatMode::Cytube => {
+            let header = &fixture.header;
+            let config = FakeConfig { channel: header.channel.clone(), ..FakeConfig::default() }.with_account(
+                &header.bot,
+                chathost::BOT_PASSWORD,
+                chathost::BOT_RANK,
+            );
+            let (fake, base) = FakeCytube::start_local_at(config, start)
+                .await
+                .map_err(|e| SimError::Usage(format!("cannot start the fake CyTube: {e}")))?;
+            fake.seed_history(chathost::feeder::history_of(&fixture));
+            ChatPlan::Cytube { fake, base }
+        }
+    };
     // Virtual 0: the timeline, the faults' clock and the services' clock agree.
     ORIGIN.with(|origin| origin.set(Some((tokio::time::Instant::now(), speed))));
     let timeline = TokioTimeline::new(speed);
@@ -296,18 +323,27 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
     let bot = Bot::new(&header.channel, &header.bot, start, scenario.protocol);
     let config = RunnerConfig { request_timeout: DEFAULT_REQUEST_TIMEOUT.div_f64(speed), ..RunnerConfig::default() };
     let drops = |scope| Drops::new(&faults, scope, seed, live_now_ms, trace.clone());
+    if let ChatPlan::Cytube { fake, .. } = &chat_plan {
+        let users = chathost::feeder::feed_with(fixture.clone(), fake.clone(), faults.clone(), live_now_ms);
+        tokio::task::spawn_local(async move {
+            if let Err(error) = users.await {
+                tracing::warn!(%error, "[CYTUBE] the users stopped");
+            }
+        });
+    }
+    let play = Play { fixture: &fixture, faults: &faults, trace: &trace, chat: &chat_plan, seed };
     let played = match scenario.delivery {
         Delivery::Core => {
             let link = BusLink::new(transport, rosey::app::outbox_for(scenario.protocol));
             let link = FaultyLink::new(link, drops(DropScope::All));
-            play(&fixture, &faults, &link, bot, timeline, &trace, config).await
+            play.run(&link, bot, timeline, config).await?
         }
         Delivery::Jetstream => {
             // One bot per run: its instance id only has to be unique in the stream.
             let faulty = FaultyTransport::new(transport, drops(DropScope::Stream));
             let link = BusLink::jetstream(faulty, format!("bot-live-{seed:x}"), scenario.ack_window);
             let link = FaultyLink::new(link, drops(DropScope::Requests));
-            play(&fixture, &faults, &link, bot, timeline, &trace, config).await
+            play.run(&link, bot, timeline, config).await?
         }
     };
     let Played { report, chat, outbox, dropped } = played;
@@ -315,6 +351,10 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
     stack.stop_services().await;
     ORIGIN.with(|origin| origin.set(None));
 
+    let chat_log = match &chat_plan {
+        ChatPlan::Cytube { fake, .. } => Some(fake.chat_log()),
+        ChatPlan::Standin => None,
+    };
     let store = Store::open(&stack.db_path, unix_seconds(start))?;
     let dump = store.dump()?;
     let records = trace.records();
@@ -332,7 +372,7 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         start_unix_ms: start,
         end_ms: fixture.end_ms(),
         strict: scenario.delivery == Delivery::Jetstream,
-        cytube: None,
+        cytube: chat_log.as_deref().map(|log| invariants::CytubeView { bot: &fixture.header.bot, log }),
     });
     let expected_violation = scenario.expect_violation.clone();
     let passed = match &expected_violation {
@@ -371,25 +411,62 @@ struct Played {
     dropped: u64,
 }
 
-/// Replays the fixture through the bot over `link`, then makes sure the
-/// server has everything (JetStream: acknowledged and applied; core: a round trip).
-async fn play<T: Transport>(
-    fixture: &rosey::fixture::Fixture,
-    faults: &[Fault],
-    link: &FaultyLink<BusLink<T>>,
-    bot: Bot,
-    timeline: TokioTimeline,
-    trace: &Trace,
-    config: RunnerConfig,
-) -> Played {
-    let chat = ChatStandIn::new(faults, fixture.header.start_unix_ms);
-    let runner = Runner::new(bot, link, chat, timeline, trace.clone(), config);
-    let (mut report, chat, _bot) = runner.replay(fixture).await;
-    let bus = link.inner();
-    if bus.stream_stats().is_some() {
-        crate::world::settle_stream(bus).await;
-        report.jetstream = bus.stream_stats();
+/// The bot's chat: the in-process stand-in, or the fake CyTube on a real socket.
+enum ChatPlan {
+    Standin,
+    Cytube { fake: FakeCytube, base: String },
+}
+
+/// What the bot's replay runs with.
+struct Play<'a> {
+    fixture: &'a rosey::fixture::Fixture,
+    faults: &'a [Fault],
+    trace: &'a Trace,
+    chat: &'a ChatPlan,
+    seed: u64,
+}
+
+impl Play<'_> {
+    /// Replays the fixture through the bot over `link` (its chat as planned),
+    /// then makes sure the server has everything (JetStream: acknowledged
+    /// and applied; core: a round trip).
+    async fn run<T: Transport>(
+        &self,
+        link: &FaultyLink<BusLink<T>>,
+        bot: Bot,
+        timeline: TokioTimeline,
+        config: RunnerConfig,
+    ) -> Result<Played> {
+        let fixture = self.fixture;
+        let (mut report, chat) = match self.chat {
+            ChatPlan::Standin => {
+                let chat = ChatStandIn::new(self.faults, fixture.header.start_unix_ms);
+                let runner = Runner::new(bot, link, chat, timeline, self.trace.clone(), config);
+                let (report, chat, _bot) = runner.replay(fixture).await;
+                (report, chat)
+            }
+            ChatPlan::Cytube { fake, base } => {
+                let header = &fixture.header;
+                let url = ChannelUrl::parse(&format!("{base}/r/{}", header.channel))
+                    .map_err(|e| SimError::Usage(format!("the fake's URL: {e}")))?;
+                let login = Login { name: header.bot.clone(), password: Some(Secret::new(chathost::BOT_PASSWORD)) };
+                let mut session = SessionConfig::new(url, Some(login));
+                session.seed = self.seed;
+                let (live, sink) = LiveChannel::new(Session::new(TcpDialer, session));
+                let mut source = CytubeSource::new(live, fixture);
+                let runner = Runner::new(bot, link, sink, timeline, self.trace.clone(), config);
+                let (report, _sink, _bot) = runner.run(&mut source).await;
+                source.close().await;
+                let said = chathost::said_by_bot(&fake.chat_log(), &header.bot, &chathost::enqueued_texts(fixture));
+                (report, ChatStandIn::recorded(said, crate::world::attempts(self.trace)))
+            }
+        };
+        let bus = link.inner();
+        if bus.stream_stats().is_some() {
+            crate::world::settle_stream(bus).await;
+            report.jetstream = bus.stream_stats();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), bus.transport().round_trip()).await;
+        Ok(Played { report, chat, outbox: bus.outbox_stats(), dropped: link.dropped() })
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), bus.transport().round_trip()).await;
-    Played { report, chat, outbox: bus.outbox_stats(), dropped: link.dropped() }
 }
