@@ -94,5 +94,12 @@ fn a_reconnect_says_a_line_twice_live() {
     let live = rosey_sim::live::run_live(&prepared, prepared.scenario.seed, 1.0).unwrap();
     let report = rosey_sim::sweep::render_result(&live, &zoo("zoo-reconnect-said-twice"));
     assert!(simulated.passed && live.passed, "said_once fails live too\n{report}");
-    assert_eq!(failing(&live), failing(&simulated), "the same invariants fail live\n{report}");
+    // How often the line is retried while the bot is away depends on which
+    // host runs first within a tick (seeded in the simulator, the kernel's
+    // live): what fails live must fail in the simulator too.
+    let (live_failing, simulated_failing) = (failing(&live), failing(&simulated));
+    assert!(
+        live_failing.iter().all(|name| simulated_failing.contains(name)),
+        "live fails {live_failing:?}, the simulator {simulated_failing:?}\n{report}"
+    );
 }
