@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 
 nats_port="${NATS_PORT:-14777}"
 web_port="${WEB_PORT:-18777}"
-out="docs/status-page.png"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -30,6 +29,16 @@ wait_for_log() {
   echo "no \"$2\" in $1 after 30 s:" >&2
   cat "$1" >&2
   exit 1
+}
+
+# Headless Chromium's own screenshot of URL $1 into $2 at window size $3,
+# taken $4 ms after the load (the page's live updates keep it loading).
+screenshot() {
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-dev-shm-usage --user-data-dir="$(mktemp -d -p "$work")" --hide-scrollbars \
+    --window-size="$3" --timeout="$4" --screenshot="$2" "$1" 2>>"$work/chromium.log"
+  echo "wrote $2 ($(stat -c %s "$2") bytes)"
 }
 
 cargo build --release --quiet --bin rosey
@@ -52,20 +61,9 @@ wait "${pids[1]}"
 pids+=($!)
 wait_for_log "$work/web.log" "serving the status page"
 
-chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-  --disable-background-networking --disable-component-update --disable-sync \
-  --disable-dev-shm-usage --user-data-dir="$work/chromium" --hide-scrollbars \
-  --window-size=1280,1750 --timeout=3000 \
-  --screenshot="$out" "http://127.0.0.1:$web_port/" 2>"$work/chromium.log"
-echo "wrote $out ($(stat -c %s "$out") bytes)"
+screenshot "http://127.0.0.1:$web_port/" docs/status-page.png 1280,1750 3000
 
 # The simulator's picture of a failing run: zoo-lost-mark-sent under v0.5.0.
 cargo build --release --quiet -p rosey-sim
 ROSEY_LOG=error target/release/rosey-sim run fixtures/scenarios/zoo-lost-mark-sent.toml --html "$work/zoo.html" >/dev/null
-view="docs/sim-view.png"
-chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-  --disable-background-networking --disable-component-update --disable-sync \
-  --disable-dev-shm-usage --user-data-dir="$work/chromium-view" --hide-scrollbars \
-  --window-size=1100,1300 --timeout=2000 \
-  --screenshot="$view" "file://$work/zoo.html" 2>"$work/chromium-view.log"
-echo "wrote $view ($(stat -c %s "$view") bytes)"
+screenshot "file://$work/zoo.html" docs/sim-view.png 1100,1300 2000

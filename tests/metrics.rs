@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,26 +13,10 @@ use rosey::contract::Subject;
 use rosey::transport::Transport;
 use rosey_sim::nats_server::NatsServer;
 use serde_json::json;
+use support::http::{http, listen_address, sample};
 use support::*;
 
 const STEP: Duration = Duration::from_secs(20);
-
-/// A plain HTTP/1.1 GET: (status code, body).
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).expect("the metrics port accepts");
-    stream.set_read_timeout(Some(STEP)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("a response");
-    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-/// The value of the sample line that starts with `series`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_db_service_counts_what_it_applied_at_metrics() {
@@ -48,8 +31,8 @@ async fn the_db_service_counts_what_it_applied_at_metrics() {
             .arg(dir.path().join("metrics.db"))
             .args(["--metrics-listen", "127.0.0.1:0", "db-service"]),
     );
-    let line = service.wait_for("serving Prometheus metrics at http://", STEP);
-    let addr = line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).expect("an address").to_string();
+    let marker = "serving Prometheus metrics at ";
+    let addr = listen_address(&service.wait_for(marker, STEP), marker);
     service.wait_for("db-service subscribed", STEP);
 
     let client = connect(&server.url(), "client").await;
@@ -70,7 +53,7 @@ async fn the_db_service_counts_what_it_applied_at_metrics() {
     let barrier = json!({"limit": 1}).to_string();
     client.request(Subject::RecentChatGet.as_str(), Bytes::from(barrier), STEP).await.expect("the barrier");
 
-    let (status, text) = tokio::task::block_in_place(|| http_get(&addr, "/metrics"));
+    let (status, text) = http(&addr, "GET", "/metrics", &[], "").await;
     assert_eq!(status, 200, "{text}");
     let applied =
         |subject: Subject| sample(&text, &format!("rosey_db_commands_applied_total{{subject=\"{subject}\"}}"));
@@ -84,7 +67,7 @@ async fn the_db_service_counts_what_it_applied_at_metrics() {
     assert!(sample(&text, "rosey_db_commit_duration_seconds_count").is_some_and(|n| n >= 1.0), "{text}");
     assert!(text.contains("# TYPE rosey_db_batch_commands histogram"), "{text}");
 
-    let (status, _) = tokio::task::block_in_place(|| http_get(&addr, "/nope"));
+    let (status, _) = http(&addr, "GET", "/nope", &[], "").await;
     assert_eq!(status, 404);
     service.kill();
 }

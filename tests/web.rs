@@ -22,9 +22,9 @@ use rosey_sim::browser::Browser;
 use rosey_sim::cytube::{FakeConfig, FakeCytube};
 use rosey_sim::nats_server::NatsServer;
 use serde_json::Value;
+use support::http::{http, listen_address, sample};
 use support::process::{eventually, within, Command, Process, PATIENCE};
 use support::{direct_dump, fixture_path, load_fixture};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BOT: &str = "Rosey";
 const PASSWORD: &str = "hunter2-secret";
@@ -55,19 +55,6 @@ async fn web(url: &str, db: &Path) -> (Process, String) {
     (web, base)
 }
 
-/// The `http://host:port` a log line names after `marker`.
-fn listen_address(log: &str, marker: &str) -> String {
-    let line = log.lines().find(|line| line.contains(marker)).unwrap_or_else(|| panic!("no {marker:?} in\n{log}"));
-    let url = line.split(marker).nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap();
-    let authority = url.trim_start_matches("http://").split('/').next().unwrap();
-    format!("http://{authority}")
-}
-
-/// The value of the sample line that starts with `series`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 /// `rosey token create`; returns the token it printed.
 async fn create_token(url: &str, db: &Path) -> String {
     let mut command = rosey(url, db);
@@ -78,24 +65,6 @@ async fn create_token(url: &str, db: &Path) -> String {
     assert!(token.starts_with("rosey_"), "token create printed {out:?}");
     assert!(!log.contains(&token), "the token is never logged: {log}");
     token
-}
-
-/// One HTTP/1.1 request; returns the status and the body.
-async fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("the page's port accepts");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within("the HTTP answer", stream.read_to_end(&mut response)).await.unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
 }
 
 fn json(body: &str) -> Value {

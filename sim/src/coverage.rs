@@ -127,13 +127,8 @@ impl Coverage {
 
     /// The kinds of `menu` that never took effect (never drawn, or never bit).
     pub fn never_bit(&self, menu: &[FaultKind]) -> Vec<String> {
-        let mut missing: Vec<String> = menu
-            .iter()
-            .map(|kind| kind_name(*kind))
-            .filter(|name| self.by_kind.get(name).is_none_or(|(_, bit)| *bit == 0))
-            .collect();
-        missing.dedup();
-        missing
+        let kinds: std::collections::BTreeSet<String> = menu.iter().map(|kind| kind_name(*kind)).collect();
+        kinds.into_iter().filter(|name| self.by_kind.get(name).is_none_or(|(_, bit)| *bit == 0)).collect()
     }
 
     /// One line per kind: `partition  12 scheduled, 11 took effect`.

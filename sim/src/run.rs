@@ -206,10 +206,7 @@ impl Prepared {
             cytube: chat_log.as_deref().map(|log| invariants::CytubeView { bot: &fixture.header.bot, log }),
         });
         let effects = crate::coverage::effects(&faults, &records);
-        let passed = match &expected_violation {
-            None => verdicts.iter().all(|v| v.holds),
-            Some(name) => verdicts.iter().any(|v| v.name == name && !v.holds),
-        };
+        let passed = meets_expectation(expected_violation.as_deref(), &verdicts);
         Ok(RunResult {
             seed,
             mode,
@@ -230,6 +227,15 @@ impl Prepared {
             trace,
             dump,
         })
+    }
+}
+
+/// Whether a run met its scenario's expectation: the expected invariant
+/// fails, or, with none expected, every invariant holds.
+pub(crate) fn meets_expectation(expected_violation: Option<&str>, verdicts: &[invariants::Verdict]) -> bool {
+    match expected_violation {
+        None => verdicts.iter().all(|v| v.holds),
+        Some(name) => verdicts.iter().any(|v| v.name == name && !v.holds),
     }
 }
 

@@ -66,13 +66,6 @@ impl FixtureText {
     }
 }
 
-/// One step the shrinker took, for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub what: String,
-    pub kept: bool,
-}
-
 /// What shrinking did.
 #[derive(Debug, Clone)]
 pub struct Shrunk {

@@ -48,7 +48,7 @@ use crate::fault::{db_host_names, Fault, FaultSpec};
 use crate::faulty_link::{DropScope, Drops, FaultyLink, FaultyTransport};
 use crate::invariants::{self, Observed};
 use crate::nats_server::{nats_server_binary, NatsServer};
-use crate::run::{reference, with_bursts, Prepared, RunResult};
+use crate::run::{meets_expectation, reference, with_bursts, Prepared, RunResult};
 use crate::standin::ChatStandIn;
 use proxy::Proxy;
 use rosey::cytube::client::{ChannelUrl, Login, Secret, Session, SessionConfig, TcpDialer};
@@ -375,10 +375,7 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         cytube: chat_log.as_deref().map(|log| invariants::CytubeView { bot: &fixture.header.bot, log }),
     });
     let expected_violation = scenario.expect_violation.clone();
-    let passed = match &expected_violation {
-        None => verdicts.iter().all(|v| v.holds),
-        Some(name) => verdicts.iter().any(|v| v.name == name && !v.holds),
-    };
+    let passed = meets_expectation(expected_violation.as_deref(), &verdicts);
     let effects = crate::coverage::effects(&faults, &records);
     let services = stack.reports.borrow().clone();
     Ok(RunResult {
