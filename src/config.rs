@@ -15,7 +15,7 @@
 //! drain_timeout_ms = 5000       # how long a shutdown waits for the server
 //! max_backlog = 100000          # core: events the db-service holds before it drops (counted)
 //! metrics_listen = "127.0.0.1:9464"   # serve Prometheus metrics at /metrics (off by default)
-//! db = "bot_data.db"
+//! db = "bot_data.db"             # or "sqlite:PATH", or "postgres://user:pass@host/db"
 //! queue_group = "rosey-db"
 //! protocol = "hardened"          # or "v0.5"
 //! delivery = "core"              # or "jetstream" (bot and db-service alike)
@@ -43,6 +43,7 @@ use serde::Deserialize;
 use crate::bot::Protocol;
 use crate::delivery::{Delivery, JetStreamSettings};
 use crate::service::DEFAULT_DRAIN_TIMEOUT;
+use crate::store::DbLocation;
 use crate::transport::{redact_url, NatsOptions, StreamStorage};
 
 /// The keys, all optional, as read from one source.
@@ -87,9 +88,10 @@ pub struct Settings {
     /// Serve Prometheus metrics at http://<addr>/metrics (db-service; off by default).
     #[arg(long, env = "ROSEY_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<String>,
-    /// SQLite database file (default bot_data.db).
+    /// The database: an SQLite file (default bot_data.db; also `sqlite:PATH`) or a
+    /// PostgreSQL server (`postgres://user:pass@host:port/db`; the password is never shown).
     #[arg(long, env = "ROSEY_DB", global = true)]
-    pub db: Option<PathBuf>,
+    pub db: Option<String>,
     /// The db-service's queue group (default rosey-db).
     #[arg(long, env = "ROSEY_QUEUE_GROUP", global = true)]
     pub queue_group: Option<String>,
@@ -161,7 +163,7 @@ impl std::fmt::Debug for Settings {
             .field("drain_timeout_ms", &self.drain_timeout_ms)
             .field("max_backlog", &self.max_backlog)
             .field("metrics_listen", &self.metrics_listen)
-            .field("db", &self.db)
+            .field("db", &self.db.as_deref().map(DbLocation::parse))
             .field("queue_group", &self.queue_group)
             .field("protocol", &self.protocol)
             .field("delivery", &self.delivery)
@@ -276,8 +278,24 @@ impl Settings {
         self.max_backlog.unwrap_or(crate::service::DEFAULT_MAX_BACKLOG).max(1)
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    /// The database the `db` setting names (default: the SQLite file bot_data.db).
+    pub fn db_location(&self) -> DbLocation {
+        DbLocation::parse(self.db.as_deref().unwrap_or(DEFAULT_DB))
+    }
+
+    /// The SQLite file, for the commands that read one directly (`web`, `token`).
+    ///
+    /// # Errors
+    /// When `db` names a PostgreSQL server, saying which command cannot use it.
+    pub fn sqlite_db_path(&self, command: &str) -> crate::Result<PathBuf> {
+        match self.db_location() {
+            DbLocation::Sqlite(path) => Ok(path),
+            DbLocation::Postgres(url) => Err(format!(
+                "`rosey {command}` reads an SQLite file, but db names the PostgreSQL database {url}: \
+                 run it with --db pointing at an SQLite file (`rosey migrate` copies one from PostgreSQL)"
+            )
+            .into()),
+        }
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -330,7 +348,7 @@ mod tests {
         let flags = Settings { nats_url: Some("nats://flag".into()), ..Settings::default() };
         let merged = flags.over(file);
         assert_eq!(merged.nats_options("t").url, "nats://flag");
-        assert_eq!(merged.db_path(), PathBuf::from("file.db"));
+        assert_eq!(merged.db_location(), DbLocation::Sqlite(PathBuf::from("file.db")));
         assert_eq!(merged.request_timeout(), Duration::from_secs(2));
         assert_eq!(merged.drain_timeout(), Duration::from_secs(5));
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rosey::bot::Protocol;
 use rosey::fixture::Fixture;
-use rosey::store::Store;
+use rosey::store::{DbLocation, Store};
 use rosey::trace::Trace;
 use rosey_sim::direct::{run_direct, RunOutput};
 
@@ -22,6 +22,51 @@ fn replay(name: &str) -> (RunOutput, Store, Trace) {
     let trace = Trace::new(false);
     let (output, store) = run_direct(&fixture, store, Protocol::Hardened, trace.clone());
     (output, store, trace)
+}
+
+/// The same replay into a throw-away PostgreSQL database (the server lives as long as the
+/// returned handle).
+fn replay_on_postgres(name: &str) -> (RunOutput, Store, rosey_sim::postgres_server::PostgresServer) {
+    let fixture = Fixture::load(&fixture_path(name)).expect("committed fixtures are sound");
+    let server = rosey_sim::postgres_server::PostgresServer::start();
+    let store = Store::connect(&DbLocation::parse(&server.url()), fixture.header.start_unix_ms / 1000)
+        .expect("the test PostgreSQL accepts the store");
+    let (output, store) = run_direct(&fixture, store, Protocol::Hardened, Trace::new(false));
+    (output, store, server)
+}
+
+/// PostgreSQL ends with the very database SQLite does (which the snapshots above pin),
+/// row for row, but for the one documented difference: PostgreSQL's text cannot hold NUL,
+/// which it stores as U+FFFD.
+fn snapshot_on_postgres(name: &str) {
+    let file = format!("{name}.jsonl");
+    let (output, store, _server) = replay_on_postgres(&file);
+    let (sqlite_output, sqlite, _) = replay(&file);
+    let mut expected = sqlite.dump().expect("dump");
+    for row in expected.tables.iter_mut().flat_map(|table| table.rows.iter_mut()) {
+        for value in row.iter_mut() {
+            if let serde_json::Value::String(text) = value {
+                *text = text.replace('\0', "\u{FFFD}");
+            }
+        }
+    }
+    assert_eq!(store.dump().expect("dump"), expected, "{name}: PostgreSQL and SQLite differ");
+    assert_eq!(output.said, sqlite_output.said, "{name}: said lines differ");
+}
+
+#[test]
+fn smoke_fixture_snapshot_on_postgres() {
+    snapshot_on_postgres("smoke");
+}
+
+#[test]
+fn evening_fixture_snapshot_on_postgres() {
+    snapshot_on_postgres("evening");
+}
+
+#[test]
+fn messy_fixture_snapshot_on_postgres() {
+    snapshot_on_postgres("messy");
 }
 
 fn snapshot(name: &str) {

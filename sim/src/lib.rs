@@ -32,6 +32,8 @@ pub mod junit;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod nats_server;
+#[cfg(feature = "postgres")]
+pub mod postgres_server;
 pub mod run;
 pub mod scenario;
 pub mod shrink;

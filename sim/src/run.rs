@@ -184,8 +184,8 @@ impl Prepared {
             Some(store) => Some(store.dump()?),
             None => None,
         };
-        if let (Some(path), Some(store)) = (save_to, &store) {
-            store.save_copy(path)?;
+        if let (Some(path), Some(sqlite)) = (save_to, store.as_ref().and_then(Store::as_sqlite)) {
+            sqlite.save_copy(path)?;
         }
         let records = trace.records();
         let empty = DbDump { tables: Vec::new() };

@@ -14,11 +14,16 @@ use prometheus_client::registry::Registry;
 /// Serves the database over NATS until `shutdown`, then drains, commits the
 /// last batch and returns what it did.
 pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = ()>) -> crate::Result<ServiceReport> {
-    let path = settings.db_path();
-    let store = Store::open(&path, unix_seconds(SystemClock.now_ms()))?;
+    let location = settings.db_location();
+    let store = Store::connect(&location, unix_seconds(SystemClock.now_ms()))?;
     // Checkpoints (and their fsyncs) off the applying thread: see `store::checkpoint`.
-    store.disable_autocheckpoint()?;
-    let _checkpointer = Checkpointer::start(&path)?;
+    let _checkpointer = match (&store, location.sqlite_path()) {
+        (Store::Sqlite(sqlite), Some(path)) => {
+            sqlite.disable_autocheckpoint()?;
+            Some(Checkpointer::start(path)?)
+        }
+        _ => None,
+    };
     let mut registry = Registry::default();
     let metrics = ServiceMetrics::register(&mut registry);
     let mut options = settings.nats_options("rosey-db-service");
@@ -31,7 +36,7 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
         jetstream: settings.jetstream(),
         ..service_config(settings.protocol(), settings.queue_group.clone())
     };
-    tracing::info!(db = %path.display(), delivery = %config.delivery, "db-service starting");
+    tracing::info!(db = %location, backend = store.backend(), delivery = %config.delivery, "db-service starting");
     let mut service = DbService::new(transport, store, SystemClock, config);
     if let Some(listen) = &settings.metrics_listen {
         service = service.with_metrics(metrics);

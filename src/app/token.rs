@@ -2,7 +2,7 @@
 
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::SqliteStore;
 
 /// What to do with tokens.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -28,7 +28,7 @@ pub enum TokenCommand {
 /// When the database cannot be opened or written, or the token to revoke is unknown.
 pub fn token(settings: &Settings, command: &TokenCommand) -> crate::Result<String> {
     let now = unix_seconds(SystemClock.now_ms());
-    let mut store = Store::open(&settings.db_path(), now)?;
+    let mut store = SqliteStore::open(&settings.sqlite_db_path("token")?, now)?;
     match command {
         TokenCommand::Create { description } => {
             let token = store.create_api_token(description.as_deref(), now)?;

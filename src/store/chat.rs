@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use super::{Store, UnixSeconds};
+use super::{SqliteStore, UnixSeconds};
 
 /// How long `recent_chat` keeps a line: 150 hours, as v0.5.0.
 pub(super) const RETENTION_SECS: i64 = 150 * 3600;
@@ -32,7 +32,7 @@ SELECT timestamp, username, message FROM (
     ORDER BY timestamp DESC, id DESC LIMIT ?1
 ) ORDER BY timestamp, id";
 
-/// Applies one chat line alone: count, append, expire. Run inside [`Store::write`]'s
+/// Applies one chat line alone: count, append, expire. Run inside [`SqliteStore::write`]'s
 /// transaction or savepoint.
 pub(super) fn write_line(conn: &Connection, username: &str, message: &str, now: UnixSeconds) -> Result<(), StoreError> {
     conn.prepare_cached(UPSERT_USER)?.execute((username, now))?;
@@ -60,7 +60,7 @@ pub(super) fn is_chat(username: &str, message: &str) -> bool {
     !username.is_empty() && !bracketed && !message.is_empty()
 }
 
-impl Store {
+impl SqliteStore {
     /// Records a chat line at `now`: counts it for `username` (creating the user when
     /// unknown), appends it to `recent_chat` and drops lines older than 150 hours.
     ///
@@ -70,7 +70,7 @@ impl Store {
     ///
     /// # Errors
     /// Inside a batch a line may be held back and written later: then this returns
-    /// `Ok(true)` and a failure to write it surfaces in [`Store::take_deferred_errors`].
+    /// `Ok(true)` and a failure to write it surfaces in [`SqliteStore::take_deferred_errors`].
     pub fn user_chat_message(&mut self, username: &str, message: &str, now: UnixSeconds) -> Result<bool, StoreError> {
         if !is_chat(username, message) {
             return Ok(false);
@@ -103,20 +103,20 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    fn lines(store: &Store, username: &str) -> rusqlite::Result<Option<(i64, i64, i64)>> {
+    fn lines(store: &SqliteStore, username: &str) -> rusqlite::Result<Option<(i64, i64, i64)>> {
         let mut stmt =
             store.conn.prepare("SELECT first_seen, last_seen, total_chat_lines FROM user_stats WHERE username = ?1")?;
         let mut rows = stmt.query_map([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.next().transpose()
     }
 
-    fn texts(store: &Store) -> Result<Vec<String>, StoreError> {
+    fn texts(store: &SqliteStore) -> Result<Vec<String>, StoreError> {
         Ok(store.recent_chat(1000)?.into_iter().map(|line| line.message).collect())
     }
 
     #[test]
     fn chat_from_unknown_user_creates_row_without_session() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         assert!(store.user_chat_message("alice", "hi", 100)?);
         assert_eq!(lines(&store, "alice")?, Some((100, 100, 1)));
         let session: Option<i64> =
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn chat_from_joined_user_keeps_session() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("bob", 10)?;
         store.user_chat_message("bob", "yo", 20)?;
         let got: (i64, Option<i64>) = store.conn.query_row(
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn bracketed_or_empty_lines_are_not_chat() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         for (user, msg) in [("[server]", "hi"), ("[voteskip]", "x"), ("[x]", "m"), ("[]", "m")] {
             assert!(!store.user_chat_message(user, msg, 5)?, "{user}");
         }
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn retention_keeps_exactly_150_hours() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_chat_message("a", "at 1000", 1000)?;
         store.user_chat_message("a", "at 1001", 1001)?;
         store.user_chat_message("a", "now", 1001 + RETENTION_SECS)?;
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn recent_chat_returns_newest_oldest_first_with_id_ties() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_chat_message("a", "one", 10)?;
         store.user_chat_message("b", "two", 20)?;
         store.user_chat_message("c", "three", 20)?;

@@ -20,12 +20,12 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::error::StoreError;
-use super::Store;
+use super::SqliteStore;
 
 /// How often the log is copied back.
 const EVERY: Duration = Duration::from_millis(250);
 
-impl Store {
+impl SqliteStore {
     /// Stops SQLite from checkpointing inside this connection's commits; a
     /// [`Checkpointer`] must run instead, or the log grows without end.
     pub fn disable_autocheckpoint(&self) -> Result<(), StoreError> {
@@ -100,7 +100,7 @@ mod tests {
     fn the_log_is_copied_back_by_the_thread_not_by_commits() -> crate::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("rosey.db");
-        let mut store = Store::open(&path, 0)?;
+        let mut store = SqliteStore::open(&path, 0)?;
         store.disable_autocheckpoint()?;
         for n in 0..3_000 {
             store.user_chat_message("amy", &format!("line {n} {}", "x".repeat(200)), 10)?;

@@ -11,7 +11,7 @@
 //! v0.5.0 service works on a file that has it.
 
 use super::error::StoreError;
-use super::Store;
+use super::SqliteStore;
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS delivery_progress (
     stream TEXT PRIMARY KEY,
@@ -23,7 +23,7 @@ const APPLIED: &str = "SELECT applied_seq FROM delivery_progress WHERE stream = 
 const RECORD: &str = "INSERT INTO delivery_progress (stream, applied_seq) VALUES (?1, ?2)
 ON CONFLICT (stream) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)";
 
-impl Store {
+impl SqliteStore {
     /// Creates the bookkeeping table if the file has none (a JetStream
     /// db-service's first start on it).
     pub fn prepare_delivery(&mut self) -> Result<(), StoreError> {
@@ -34,7 +34,7 @@ impl Store {
     }
 
     /// The highest sequence of `stream` applied to this database (0 when none);
-    /// inside a batch, as the batch sees it. Needs [`Store::prepare_delivery`] first.
+    /// inside a batch, as the batch sees it. Needs [`SqliteStore::prepare_delivery`] first.
     pub fn applied_stream_seq(&self, stream: &str) -> Result<u64, StoreError> {
         self.read(|conn| {
             let seq: Option<i64> = match conn.prepare_cached(APPLIED)?.query_row([stream], |row| row.get(0)) {
@@ -59,13 +59,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Store;
+    use super::super::SqliteStore;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn starts_at_zero_and_never_moves_back() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.prepare_delivery()?;
         assert_eq!(store.applied_stream_seq("ROSEY_DB")?, 0);
         store.record_applied_seq("ROSEY_DB", 7)?;
@@ -79,7 +79,7 @@ mod tests {
     fn commits_and_rolls_back_with_the_batch() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("d.db");
-        let mut store = Store::open(&path, 0)?;
+        let mut store = SqliteStore::open(&path, 0)?;
         store.prepare_delivery()?;
         assert_eq!(store.applied_stream_seq("S")?, 0);
         store.begin_batch()?;
@@ -88,7 +88,7 @@ mod tests {
         store.begin_batch()?;
         store.record_applied_seq("S", 9)?;
         drop(store); // a crash before the commit
-        let mut store = Store::open(&path, 0)?;
+        let mut store = SqliteStore::open(&path, 0)?;
         store.prepare_delivery()?;
         assert_eq!(store.applied_stream_seq("S")?, 3);
         Ok(())
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_dump_of_the_v05_tables_ignores_it() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let before = store.dump()?;
         store.prepare_delivery()?;
         store.record_applied_seq("S", 4)?;

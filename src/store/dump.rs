@@ -15,7 +15,7 @@ use serde_json::{Number, Value};
 
 use super::error::StoreError;
 use super::schema::{Table, TABLES};
-use super::Store;
+use super::SqliteStore;
 
 /// Every table of the database; see the module docs for the format.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,7 +85,7 @@ impl DbDump {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Dumps the whole database (an open batch included), read in one transaction so
     /// the tables agree with each other.
     pub fn dump(&self) -> Result<DbDump, StoreError> {
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn dump_of_new_database_has_every_table_and_singletons() -> TestResult {
-        let store = Store::open_in_memory(42)?;
+        let store = SqliteStore::open_in_memory(42)?;
         let dump = store.dump()?;
         let names: Vec<&str> = dump.tables.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn dump_orders_rows_by_primary_key() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("zed", 5)?;
         store.user_joined("Amy", 6)?;
         store.user_joined("bob", 7)?;
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn runs_at_different_times_match_without_time_columns() -> TestResult {
         let run = |start: i64| -> Result<DbDump, StoreError> {
-            let mut store = Store::open_in_memory(start)?;
+            let mut store = SqliteStore::open_in_memory(start)?;
             store.user_joined("alice", start + 1)?;
             store.user_chat_message("alice", "hi", start + 2)?;
             store.log_user_count(1, 3, start + 3)?;
@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn odd_values_dump_without_failing() -> TestResult {
-        let store = Store::open_in_memory(0)?;
+        let store = SqliteStore::open_in_memory(0)?;
         store.conn.execute_batch(
             "INSERT INTO user_actions (timestamp, username, action_type, details) \
              VALUES (1, 'a', 'kick', x'00ff');

@@ -18,8 +18,11 @@ pub struct StoreError {
     kind: StoreErrorKind,
     /// The database file, when the error happened on one (never for an in-memory store).
     path: Option<PathBuf>,
-    /// The SQLite error underneath, kept whole for the error chain.
-    source: Option<rusqlite::Error>,
+    /// The PostgreSQL server (its URL without the password), when the error happened on one.
+    server: Option<String>,
+    /// The database's own error underneath (SQLite's or PostgreSQL's), kept whole for the
+    /// error chain.
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// The kinds of [`StoreError`].
@@ -57,12 +60,50 @@ pub enum StoreErrorKind {
         /// The field's name.
         field: String,
     },
+    /// A status value PostgreSQL's typed column cannot hold (SQLite would have kept it as
+    /// text): a non-numeric string for a number, a fraction for an integer.
+    UntypedStatusValue {
+        /// The field's name.
+        field: String,
+        /// The column's PostgreSQL type.
+        column_type: &'static str,
+    },
+    /// Any other PostgreSQL failure; the source holds the server's own message.
+    Postgres,
+    /// The PostgreSQL server could not be reached, refused the login, or the connection
+    /// was lost (an open batch is lost with it).
+    PostgresUnavailable,
+    /// The database already has a different rosey schema version table layout or a
+    /// version this build does not know how to reach.
+    SchemaMismatch {
+        /// What was found, for the message.
+        detail: String,
+    },
 }
 
 impl StoreError {
     /// An error of `kind` with no SQLite source and no path yet.
     pub(crate) fn new(kind: StoreErrorKind) -> StoreError {
-        StoreError { kind, path: None, source: None }
+        StoreError { kind, path: None, server: None, source: None }
+    }
+
+    /// A PostgreSQL error, sorted into the kinds a user can act on differently.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(err: postgres::Error) -> StoreError {
+        let kind = if err.is_closed() || err.as_db_error().is_none() {
+            StoreErrorKind::PostgresUnavailable
+        } else {
+            StoreErrorKind::Postgres
+        };
+        StoreError { kind, path: None, server: None, source: Some(Box::new(err)) }
+    }
+
+    /// Attaches the PostgreSQL server (already stripped of its password) unless one is set.
+    pub(crate) fn on_server(mut self, server: &str) -> StoreError {
+        if self.server.is_none() && self.path.is_none() {
+            self.server = Some(server.to_owned());
+        }
+        self
     }
 
     /// Attaches the database path unless one is already set.
@@ -93,25 +134,26 @@ impl From<rusqlite::Error> for StoreError {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreErrorKind::Busy,
             _ => StoreErrorKind::Sqlite,
         };
-        StoreError { kind, path: None, source: Some(err) }
+        StoreError { kind, path: None, server: None, source: Some(Box::new(err)) }
     }
 }
 
-/// Displays a path, or "the database" when there is none.
-struct Where<'a>(Option<&'a Path>);
+/// Displays a path, a server, or "the in-memory database" when there is neither.
+struct Where<'a>(Option<&'a Path>, Option<&'a str>);
 
 impl fmt::Display for Where<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(path) => write!(f, "database file {}", path.display()),
-            None => f.write_str("the in-memory database"),
+        match (self.0, self.1) {
+            (Some(path), _) => write!(f, "database file {}", path.display()),
+            (None, Some(server)) => write!(f, "PostgreSQL database {server}"),
+            (None, None) => f.write_str("the in-memory database"),
         }
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = Where(self.path());
+        let at = Where(self.path(), self.server.as_deref());
         match &self.kind {
             StoreErrorKind::Sqlite => match self.path() {
                 Some(_) => write!(
@@ -157,13 +199,32 @@ impl fmt::Display for StoreError {
                 "status field `{field}` must be null, a boolean, a number or a string, \
                  not an object or an array; nothing was written: fix the sender"
             ),
+            StoreErrorKind::UntypedStatusValue { field, column_type } => write!(
+                f,
+                "status field `{field}` does not fit {at}'s {column_type} column; nothing \
+                 was written: send a {column_type} value"
+            ),
+            StoreErrorKind::Postgres => {
+                write!(f, "PostgreSQL failed on {at} (the server's error is the cause)")
+            }
+            StoreErrorKind::PostgresUnavailable => write!(
+                f,
+                "cannot reach {at}, or the connection was lost: check that the server runs, \
+                 that the URL's host, port, user and database are right, and that the \
+                 password is (the driver's error is the cause)"
+            ),
+            StoreErrorKind::SchemaMismatch { detail } => write!(
+                f,
+                "{at} holds tables rosey cannot use ({detail}); it was left untouched: \
+                 point rosey at its own database"
+            ),
         }
     }
 }
 
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|err| err as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|err| err as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -117,7 +117,7 @@ mod tests {
 
     use serde_json::json;
 
-    use super::super::Store;
+    use super::super::SqliteStore;
     use super::*;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -167,7 +167,7 @@ mod tests {
         Connection::open(path)?.execute_batch(sql)
     }
 
-    fn expect_err(result: Result<Store, StoreError>) -> Result<StoreError, String> {
+    fn expect_err(result: Result<SqliteStore, StoreError>) -> Result<StoreError, String> {
         match result {
             Err(err) => Ok(err),
             Ok(store) => Err(format!("opened: {store:?}")),
@@ -178,14 +178,14 @@ mod tests {
     fn new_file_gets_schema_and_singletons() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("new.db");
-        let store = Store::open(&path, 77)?;
+        let store = SqliteStore::open(&path, 77)?;
         assert_eq!(store.schema_version()?, SCHEMA_VERSION);
         let dump = store.dump()?;
         assert_eq!(dump.tables.len(), 8);
         let stats = dump.table("channel_stats").ok_or("no channel_stats")?;
         assert_eq!(stats.rows[0][5], json!(77));
         drop(store);
-        let again = Store::open(&path, 999)?;
+        let again = SqliteStore::open(&path, 999)?;
         assert_eq!(again.dump()?, dump, "reopening writes nothing");
         Ok(())
     }
@@ -195,11 +195,11 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("v05.db");
         write_file(&path, OLD_V05)?;
-        let mut store = Store::open(&path, 1000)?;
+        let mut store = SqliteStore::open(&path, 1000)?;
         assert_eq!(store.schema_version()?, SCHEMA_VERSION);
 
         let dump = store.dump()?;
-        let fresh = Store::open_in_memory(0)?.dump()?;
+        let fresh = SqliteStore::open_in_memory(0)?.dump()?;
         for (old, new) in dump.tables.iter().zip(&fresh.tables) {
             assert_eq!(old.columns, new.columns, "{}", old.name);
         }
@@ -241,13 +241,13 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("v1.db");
         {
-            let mut store = Store::open(&path, 10)?;
+            let mut store = SqliteStore::open(&path, 10)?;
             store.user_chat_message("alice", "kept", 20)?;
         }
         let conn = Connection::open(&path)?;
         conn.execute_batch("DROP INDEX idx_recent_chat_timestamp_id; PRAGMA user_version = 1;")?;
         drop(conn);
-        let store = Store::open(&path, 30)?;
+        let store = SqliteStore::open(&path, 30)?;
         assert_eq!(store.schema_version()?, SCHEMA_VERSION);
         let index: i64 = store.conn.query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_recent_chat_timestamp_id'",
@@ -272,7 +272,7 @@ mod tests {
                 total_time_connected INTEGER DEFAULT 0, current_session_start INTEGER);
              INSERT INTO user_stats VALUES ('alice', 1, 2, 3, 4, NULL);",
         )?;
-        let store = Store::open(&path, 50)?;
+        let store = SqliteStore::open(&path, 50)?;
         let dump = store.dump()?;
         assert_eq!(dump.table("user_stats").map(|t| t.rows.len()), Some(1));
         assert_eq!(dump.table("channel_stats").map(|t| t.rows.len()), Some(1));
@@ -285,7 +285,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("future.db");
         write_file(&path, &format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))?;
-        let err = expect_err(Store::open(&path, 0))?;
+        let err = expect_err(SqliteStore::open(&path, 0))?;
         assert_eq!(err.kind(), &StoreErrorKind::NewerSchema { found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION });
         let text = err.to_string();
         assert!(text.contains("future.db") && text.contains("upgrade rosey"), "{text}");
@@ -299,7 +299,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("other.db");
         write_file(&path, "CREATE TABLE recipes (name TEXT);")?;
-        let err = expect_err(Store::open(&path, 0))?;
+        let err = expect_err(SqliteStore::open(&path, 0))?;
         assert!(matches!(err.kind(), StoreErrorKind::ForeignDatabase { .. }), "{err}");
         assert!(err.to_string().contains("recipes"), "{err}");
         let conn = Connection::open(&path)?;

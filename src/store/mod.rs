@@ -1,11 +1,17 @@
-//! The SQLite store: v0.5.0's schema and operations, with the defects of section 3 of the
-//! contract fixed as its section 5 says.
+//! The store: v0.5.0's schema and operations, with the defects of section 3 of the
+//! contract fixed as its section 5 says, on SQLite (embedded, the default) or PostgreSQL.
+//! [`Store`] is the one interface over both; [`SqliteStore`] is the SQLite backend, whose
+//! modules are listed here, and `postgres` the PostgreSQL one.
 //!
 //! # Layout
+//! - `backend`: [`Store`], dispatching to the backend [`DbLocation`] names.
+//! - `location`: the `db` setting (a path, `sqlite:PATH`, `postgres://...`), never shown
+//!   with its password.
+//! - `postgres`: the PostgreSQL backend (feature `postgres`).
 //! - `schema`: the eight tables and their DDL.
 //! - `open`: opening a file or memory, the busy timeout and the journal settings.
 //! - `migrate`: creating a new file, upgrading a v0.5.0 file in place.
-//! - `sessions`: joins, leaves and [`Store::close`] (time connected).
+//! - `sessions`: joins, leaves and [`SqliteStore::close`] (time connected).
 //! - `chat`: chat lines, `recent_chat` and its 150 h retention.
 //! - `pending`: chat lines a batch holds back and writes together, and their errors.
 //! - `stats`: user counts, high-water marks, the bot's current status.
@@ -22,25 +28,29 @@
 //!
 //! # Transactions
 //! Outside a batch every operation is its own `BEGIN IMMEDIATE` transaction. Between
-//! [`Store::begin_batch`] and [`Store::commit_batch`] operations share one transaction
+//! [`SqliteStore::begin_batch`] and [`SqliteStore::commit_batch`] operations share one transaction
 //! (group commit: one sync for many events) and each runs inside a `SAVEPOINT`, so an
 //! operation that fails is rolled back whole while the rest of the batch stays. Chat lines
 //! are the exception that makes group commit fast: a batch holds them back and writes them
 //! together before anything else touches or reads the database, with the same result and
 //! the same one-line-rejected failure; their errors arrive through
-//! [`Store::take_deferred_errors`] (see `pending`).
+//! [`SqliteStore::take_deferred_errors`] (see `pending`).
 //! `IMMEDIATE` takes the write lock up front, so two processes sharing a file wait for
 //! each other (up to the 5 s busy timeout) instead of failing on a lock upgrade.
 
+mod backend;
 mod chat;
 mod checkpoint;
 mod delivery;
 mod dump;
 mod error;
+mod location;
 mod migrate;
 mod open;
 mod outbound;
 mod pending;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod reader;
 mod schema;
 mod sessions;
@@ -53,13 +63,17 @@ use std::path::PathBuf;
 use rusqlite::Connection;
 use tracing::warn;
 
+pub use backend::Store;
 pub use chat::RecentChat;
 pub use checkpoint::Checkpointer;
 pub use dump::{DbDump, TableDump};
 pub use error::{StoreError, StoreErrorKind};
+pub use location::{DbLocation, PostgresUrl};
 pub use open::Journal;
 pub use outbound::OutboundMessage;
 pub use pending::DeferredChatError;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use reader::{ChannelTotals, Chatter, CountSample, OutboundEntry, OutboundState, StoreReader};
 pub use tokens::{check_token, TokenCheck, TokenInfo};
 
@@ -72,11 +86,11 @@ pub type UnixSeconds = i64;
 /// step only adds objects, so a v0.5.0 service still works on a version 2 file.
 pub const SCHEMA_VERSION: i64 = 2;
 
-/// A connection to a rosey database, migrated to [`SCHEMA_VERSION`].
+/// A connection to an SQLite rosey database, migrated to [`SCHEMA_VERSION`].
 ///
 /// Dropping a store with a batch open discards that batch, as a crash would: call
-/// [`Store::commit_batch`] (or [`Store::close`]) first.
-pub struct Store {
+/// [`SqliteStore::commit_batch`] (or [`SqliteStore::close`]) first.
+pub struct SqliteStore {
     /// The one connection; its statement cache holds the hot-path statements.
     conn: Connection,
     /// The file, for error messages; `None` in memory.
@@ -89,10 +103,10 @@ pub struct Store {
     pending: RefCell<pending::PendingChat>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens a group-commit batch; does nothing when one is already open.
     ///
-    /// The batch holds the write lock until [`Store::commit_batch`], so keep it short when
+    /// The batch holds the write lock until [`SqliteStore::commit_batch`], so keep it short when
     /// other processes share the file.
     pub fn begin_batch(&mut self) -> Result<(), StoreError> {
         if self.batch_open.get() {
@@ -108,7 +122,7 @@ impl Store {
     /// Commits the open batch; does nothing when none is open.
     ///
     /// Held chat lines are written first; a line that fails then is rejected alone and
-    /// reported by [`Store::take_deferred_errors`].
+    /// reported by [`SqliteStore::take_deferred_errors`].
     ///
     /// # Errors
     /// When the commit fails the whole batch is rolled back and the batch is closed.
@@ -146,20 +160,20 @@ impl Store {
         self.atomically(op)
     }
 
-    /// [`Store::write`] for the outbound queue: its tables (`outbound_messages`,
+    /// [`SqliteStore::write`] for the outbound queue: its tables (`outbound_messages`,
     /// `enqueue_requests`) are never touched by chat lines, so held lines need not be
     /// written first, and a poll behind a burst of chat does not pay for their write.
     fn write_outbound<T>(&mut self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.atomically(op)
     }
 
-    /// [`Store::read`] for the outbound queue, without writing the held lines (as
-    /// [`Store::write_outbound`]).
+    /// [`SqliteStore::read`] for the outbound queue, without writing the held lines (as
+    /// [`SqliteStore::write_outbound`]).
     fn read_outbound<T>(&self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         op(&self.conn).map_err(|err| self.here(err))
     }
 
-    /// [`Store::write`] without writing the held lines first: the flush itself runs here.
+    /// [`SqliteStore::write`] without writing the held lines first: the flush itself runs here.
     fn atomically<T>(&self, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let (begin, end) = if self.batch_open.get() {
             ("SAVEPOINT rosey_op", "RELEASE rosey_op")
@@ -189,7 +203,7 @@ impl Store {
         }
     }
 
-    /// Backs out a failed [`Store::write`]. Some SQLite failures (disk full, I/O errors)
+    /// Backs out a failed [`SqliteStore::write`]. Some SQLite failures (disk full, I/O errors)
     /// roll back the whole transaction by themselves; a batch hit by one is lost, and the
     /// store goes back to one transaction per operation.
     fn undo(&self) {
@@ -236,7 +250,7 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl Drop for SqliteStore {
     fn drop(&mut self) {
         if self.batch_open.get() {
             warn!("store dropped with a batch open; the batch is discarded");
@@ -244,9 +258,9 @@ impl Drop for Store {
     }
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
+        f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .field("batch_open", &self.batch_open.get())
             .finish_non_exhaustive()
@@ -261,7 +275,7 @@ mod tests {
 
     #[test]
     fn batch_keeps_good_operations_when_one_fails() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.begin_batch()?;
         assert!(store.in_batch());
         store.user_joined("alice", 10)?;
@@ -293,7 +307,7 @@ mod tests {
 
     #[test]
     fn failed_operation_outside_batch_leaves_nothing() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.conn.execute_batch(
             "CREATE TEMP TRIGGER boom AFTER INSERT ON recent_chat \
              BEGIN SELECT RAISE(ABORT, 'boom'); END;",
@@ -307,7 +321,7 @@ mod tests {
 
     #[test]
     fn commit_and_begin_are_idempotent() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.commit_batch()?;
         store.begin_batch()?;
         store.begin_batch()?;
@@ -322,8 +336,8 @@ mod tests {
     fn batch_is_visible_to_another_connection_only_after_commit() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("rosey.db");
-        let mut writer = Store::open(&path, 0)?;
-        let reader = Store::open(&path, 0)?;
+        let mut writer = SqliteStore::open(&path, 0)?;
+        let reader = SqliteStore::open(&path, 0)?;
         writer.begin_batch()?;
         writer.enqueue_outbound_message("hello", 1)?;
         assert!(reader.get_unsent_outbound_messages(10, 3, 1)?.is_empty());

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use tracing::warn;
 
 use super::error::StoreError;
-use super::{migrate, Store, UnixSeconds};
+use super::{migrate, SqliteStore, UnixSeconds};
 
 /// How long a statement waits for another connection's lock before failing with
 /// [`crate::store::StoreErrorKind::Busy`].
@@ -32,7 +32,7 @@ pub enum Journal {
     V05Default,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating or upgrading) the database at `path` in WAL mode.
     ///
     /// # Errors
@@ -40,20 +40,20 @@ impl Store {
     /// [`crate::store::StoreErrorKind`]): `NotADatabase` for a file that is not SQLite,
     /// `NewerSchema` for a file from a newer rosey, `ForeignDatabase` for another
     /// program's database, or SQLite's own failures (`CannotOpen`, `Busy`, `Sqlite`).
-    pub fn open(path: &Path, now: UnixSeconds) -> Result<Store, StoreError> {
-        Store::open_with(path, Journal::Wal, now)
+    pub fn open(path: &Path, now: UnixSeconds) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, Journal::Wal, now)
     }
 
     /// Opens the database at `path` with the given journal settings; `now` stamps the
-    /// singleton rows of a new file. Errors as [`Store::open`].
-    pub fn open_with(path: &Path, journal: Journal, now: UnixSeconds) -> Result<Store, StoreError> {
+    /// singleton rows of a new file. Errors as [`SqliteStore::open`].
+    pub fn open_with(path: &Path, journal: Journal, now: UnixSeconds) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path).map_err(|err| StoreError::from(err).at(Some(path)))?;
-        Store::setup(conn, Some(path.to_path_buf()), Some(journal), now)
+        SqliteStore::setup(conn, Some(path.to_path_buf()), Some(journal), now)
     }
 
     /// A fresh private database in memory, for tests and dry runs.
-    pub fn open_in_memory(now: UnixSeconds) -> Result<Store, StoreError> {
-        Store::setup(Connection::open_in_memory()?, None, None, now)
+    pub fn open_in_memory(now: UnixSeconds) -> Result<SqliteStore, StoreError> {
+        SqliteStore::setup(Connection::open_in_memory()?, None, None, now)
     }
 
     fn setup(
@@ -61,7 +61,7 @@ impl Store {
         path: Option<PathBuf>,
         journal: Option<Journal>,
         now: UnixSeconds,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<SqliteStore, StoreError> {
         let prepared = (|| {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -76,7 +76,7 @@ impl Store {
             migrate::migrate(&conn, now)
         })();
         prepared.map_err(|err| err.at(path.as_deref()))?;
-        Ok(Store { conn, path, batch_open: Cell::new(false), pending: RefCell::default() })
+        Ok(SqliteStore { conn, path, batch_open: Cell::new(false), pending: RefCell::default() })
     }
 
     /// Writes a consistent copy of the whole database to a new file at `path`
@@ -121,7 +121,7 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    fn expect_err(result: Result<Store, StoreError>) -> Result<StoreError, String> {
+    fn expect_err(result: Result<SqliteStore, StoreError>) -> Result<StoreError, String> {
         match result {
             Err(err) => Ok(err),
             Ok(store) => Err(format!("opened: {store:?}")),
@@ -134,7 +134,7 @@ mod tests {
         let path = dir.path().join("notes.txt");
         let text = "these are my notes, not a database\n".repeat(100);
         std::fs::write(&path, &text)?;
-        let err = expect_err(Store::open(&path, 0))?;
+        let err = expect_err(SqliteStore::open(&path, 0))?;
         assert_eq!(err.kind(), &StoreErrorKind::NotADatabase);
         assert_eq!(err.path(), Some(path.as_path()));
         let message = err.to_string();
@@ -147,7 +147,7 @@ mod tests {
     fn missing_directory_is_cannot_open() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("no/such/dir/rosey.db");
-        let err = expect_err(Store::open(&path, 0))?;
+        let err = expect_err(SqliteStore::open(&path, 0))?;
         assert_eq!(err.kind(), &StoreErrorKind::CannotOpen);
         assert!(err.to_string().contains("no/such/dir"), "{err}");
         Ok(())
@@ -157,16 +157,16 @@ mod tests {
     fn journal_modes_are_set_as_asked() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("j.db");
-        let mode = |store: &Store| -> rusqlite::Result<(String, i64)> {
+        let mode = |store: &SqliteStore| -> rusqlite::Result<(String, i64)> {
             Ok((
                 store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
                 store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
             ))
         };
-        let store = Store::open(&path, 0)?;
+        let store = SqliteStore::open(&path, 0)?;
         assert_eq!(mode(&store)?, ("wal".to_owned(), 1));
         drop(store);
-        let store = Store::open_with(&path, Journal::V05Default, 0)?;
+        let store = SqliteStore::open_with(&path, Journal::V05Default, 0)?;
         assert_eq!(mode(&store)?, ("delete".to_owned(), 2));
         Ok(())
     }
@@ -175,8 +175,8 @@ mod tests {
     fn two_stores_share_one_file() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("shared.db");
-        let mut first = Store::open(&path, 0)?;
-        let mut second = Store::open(&path, 0)?;
+        let mut first = SqliteStore::open(&path, 0)?;
+        let mut second = SqliteStore::open(&path, 0)?;
         first.user_chat_message("alice", "one", 1)?;
         second.user_chat_message("bob", "two", 2)?;
         assert_eq!(first.recent_chat(10)?.len(), 2);

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{StoreError, StoreErrorKind};
-use super::{Store, UnixSeconds};
+use super::{SqliteStore, UnixSeconds};
 
 const ENQUEUE: &str = "INSERT INTO outbound_messages (timestamp, message, sent) VALUES (?1, ?2, 0)";
 
@@ -59,7 +59,7 @@ pub struct OutboundMessage {
 ///
 /// Computed in i128 so that no count overflows: from 64 tries on the wait exceeds any
 /// span of `i64` seconds. A negative count waits nothing, as SQLite's `1 << -n` (= 0).
-fn backoff_over(timestamp: i64, retry_count: i64, now: UnixSeconds) -> bool {
+pub(super) fn backoff_over(timestamp: i64, retry_count: i64, now: UnixSeconds) -> bool {
     let wait: i128 = match retry_count {
         0 => return true,
         n if n < 0 => 0,
@@ -69,7 +69,7 @@ fn backoff_over(timestamp: i64, retry_count: i64, now: UnixSeconds) -> bool {
     i128::from(timestamp) + wait <= i128::from(now)
 }
 
-impl Store {
+impl SqliteStore {
     /// Queues `message` (stored as given; the caller trims) at `now`.
     ///
     /// # Returns
@@ -87,7 +87,7 @@ impl Store {
         })
     }
 
-    /// [`Store::enqueue_outbound_message`], at most once per `request_id`: a
+    /// [`SqliteStore::enqueue_outbound_message`], at most once per `request_id`: a
     /// retry of a request whose reply was lost gets the first one's id back.
     /// The ids live in an additive table (`enqueue_requests`) that v0.5.0
     /// never reads, written in the enqueue's own transaction.
@@ -188,14 +188,14 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    fn ids(store: &Store, max_retries: i64, now: i64) -> Result<Vec<i64>, StoreError> {
+    fn ids(store: &SqliteStore, max_retries: i64, now: i64) -> Result<Vec<i64>, StoreError> {
         let msgs = store.get_unsent_outbound_messages(50, max_retries, now)?;
         Ok(msgs.into_iter().map(|m| m.id).collect())
     }
 
     #[test]
     fn a_retried_enqueue_with_the_same_request_id_adds_one_row() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let first = store.enqueue_outbound_message_once("bot-1-e1", "hello", 10)?;
         let again = store.enqueue_outbound_message_once("bot-1-e1", "hello", 12)?;
         let other = store.enqueue_outbound_message_once("bot-1-e2", "hello", 12)?;
@@ -205,7 +205,7 @@ mod tests {
         Ok(())
     }
 
-    fn fail(store: &mut Store, id: i64, times: usize) -> Result<(), StoreError> {
+    fn fail(store: &mut SqliteStore, id: i64, times: usize) -> Result<(), StoreError> {
         for _ in 0..times {
             store.mark_outbound_failed(id, "not connected", false, 0)?;
         }
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn backoff_opens_at_exact_boundary() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let fresh = store.enqueue_outbound_message("fresh", 1000)?;
         let once = store.enqueue_outbound_message("once", 1000)?;
         let twice = store.enqueue_outbound_message("twice", 1000)?;
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn max_retries_cuts_off() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let id = store.enqueue_outbound_message("m", 0)?;
         fail(&mut store, id, 3)?;
         assert_eq!(ids(&store, 3, 1_000_000)?, Vec::<i64>::new());
@@ -247,7 +247,7 @@ mod tests {
         assert!(backoff_over(i64::MIN, 58, i64::MAX), "2^58 minutes fit in 2^64 s");
         assert!(!backoff_over(i64::MIN, 59, i64::MAX));
         assert!(backoff_over(5, -3, 5));
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.enqueue_outbound_message("m", 0)?;
         store.conn.execute("UPDATE outbound_messages SET retry_count = ?1", [i64::MAX - 1])?;
         assert_eq!(ids(&store, i64::MAX, i64::MAX)?, Vec::<i64>::new());
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn queue_order_is_timestamp_then_id() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let late = store.enqueue_outbound_message("late", 20)?;
         let a = store.enqueue_outbound_message("a", 10)?;
         let b = store.enqueue_outbound_message("b", 10)?;
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn mark_sent_is_idempotent() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let id = store.enqueue_outbound_message("hi", 10)?;
         assert!(store.mark_outbound_sent(id, 11)?);
         assert!(!store.mark_outbound_sent(id, 99)?, "repeat changes nothing");
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn permanent_failure_retires_transient_counts() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let soft = store.enqueue_outbound_message("soft", 0)?;
         let hard = store.enqueue_outbound_message("hard", 0)?;
         assert!(store.mark_outbound_failed(soft, "socket closed", false, 5)?);
@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn empty_message_is_rejected_without_row() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         let err = store.enqueue_outbound_message("", 1).err();
         assert_eq!(err.map(|e| e.kind().clone()), Some(StoreErrorKind::EmptyMessage));
         assert!(ids(&store, 3, 10)?.is_empty());

@@ -22,7 +22,7 @@
 //!
 //! # Errors
 //! A held line's failure shows when the flush runs, inside a later call; it is kept as a
-//! [`DeferredChatError`] for [`Store::take_deferred_errors`] and never fails that call.
+//! [`DeferredChatError`] for [`SqliteStore::take_deferred_errors`] and never fails that call.
 //! If SQLite gives the whole transaction up during a flush (disk full, I/O error), the
 //! held lines are lost with the batch, as its earlier operations are, and each is reported
 //! with kind [`StoreErrorKind::BatchLost`].
@@ -32,7 +32,7 @@ use rusqlite::Connection;
 
 use super::chat::{write_line, RETENTION_SECS};
 use super::error::{StoreError, StoreErrorKind};
-use super::{Store, UnixSeconds};
+use super::{SqliteStore, UnixSeconds};
 
 /// How many lines a batch holds before writing them: `DbService`'s default `max_batch`, so
 /// a full batch of chat flushes once, at its commit.
@@ -73,7 +73,7 @@ pub(super) struct PendingChat {
     lines: Vec<PendingLine>,
     /// Covers the table and `lines`.
     pub(super) oldest: Oldest,
-    /// Held lines the flush rejected, for [`Store::take_deferred_errors`].
+    /// Held lines the flush rejected, for [`SqliteStore::take_deferred_errors`].
     rejected: Vec<DeferredChatError>,
 }
 
@@ -81,7 +81,7 @@ pub(super) struct PendingChat {
 /// when the batch wrote it; nothing of it was written.
 #[derive(Debug)]
 pub struct DeferredChatError {
-    /// Who said it, as passed to [`Store::user_chat_message`].
+    /// Who said it, as passed to [`SqliteStore::user_chat_message`].
     pub username: String,
     /// What was said.
     pub message: String,
@@ -91,7 +91,7 @@ pub struct DeferredChatError {
     pub error: StoreError,
 }
 
-impl Store {
+impl SqliteStore {
     /// Holds a chat line of the open batch when its retention `DELETE` would remove
     /// nothing; `false` when it must be applied alone (or the oldest line is unsure).
     pub(super) fn hold_line(&self, username: &str, message: &str, now: UnixSeconds) -> bool {
@@ -178,8 +178,8 @@ impl Store {
     }
 
     /// Takes the errors of chat lines that a batch accepted and then failed to write,
-    /// oldest first. Call it after [`Store::commit_batch`] (or after any call) to count
-    /// them: [`Store::user_chat_message`] inside a batch returns `Ok(true)` for a line it
+    /// oldest first. Call it after [`SqliteStore::commit_batch`] (or after any call) to count
+    /// them: [`SqliteStore::user_chat_message`] inside a batch returns `Ok(true)` for a line it
     /// holds back, and the line's failure, if any, surfaces only here.
     pub fn take_deferred_errors(&mut self) -> Vec<DeferredChatError> {
         std::mem::take(&mut self.pending.borrow_mut().rejected)
@@ -287,8 +287,8 @@ mod tests {
     /// Applies `lines` with the batch holding them, and one by one outside any batch;
     /// the two databases must be equal.
     fn held_equals_alone(lines: &[(&str, &str, i64)], preload: &[(i64, &str)]) -> TestResult {
-        let mut held = Store::open_in_memory(0)?;
-        let mut alone = Store::open_in_memory(0)?;
+        let mut held = SqliteStore::open_in_memory(0)?;
+        let mut alone = SqliteStore::open_in_memory(0)?;
         for store in [&mut held, &mut alone] {
             for (ts, text) in preload {
                 store.conn.execute(
@@ -306,7 +306,7 @@ mod tests {
             alone.user_chat_message(user, text, *now)?;
         }
         assert_eq!(held.dump()?, alone.dump()?);
-        let seq = |store: &Store| -> rusqlite::Result<i64> {
+        let seq = |store: &SqliteStore| -> rusqlite::Result<i64> {
             store.conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'recent_chat'", [], |r| r.get(0))
         };
         assert_eq!(seq(&held)?, seq(&alone)?);
@@ -338,7 +338,7 @@ mod tests {
     /// knowledge is forgotten: at the next batch.
     #[test]
     fn retention_rereads_the_oldest_line_at_each_batch() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.begin_batch()?;
         store.user_chat_message("a", "first", 1000)?;
         store.commit_batch()?;
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_read_in_the_middle_of_a_batch_sees_held_lines() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.begin_batch()?;
         store.user_chat_message("a", "one", 10)?;
         store.user_chat_message("b", "two", 11)?;
@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn a_failing_held_line_is_rejected_alone() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.conn.execute_batch(
             "CREATE TEMP TRIGGER boom BEFORE INSERT ON recent_chat WHEN NEW.message = 'bad' \
              BEGIN SELECT RAISE(ABORT, 'boom'); END;",
@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn a_full_buffer_is_written_before_the_batch_ends() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.begin_batch()?;
         for i in 0..MAX_PENDING {
             store.user_chat_message("a", &format!("{i}"), 10)?;
@@ -414,7 +414,7 @@ mod tests {
 
     #[test]
     fn an_aborted_batch_drops_its_held_lines() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.begin_batch()?;
         store.user_chat_message("a", "gone", 10)?;
         store.abort_batch();

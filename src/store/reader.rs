@@ -251,7 +251,7 @@ fn sql_value(value: rusqlite::types::ValueRef<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::SqliteStore;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -259,7 +259,7 @@ mod tests {
     fn reads_what_the_store_wrote_and_cannot_write() -> TestResult {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("bot_data.db");
-        let mut store = Store::open(&path, 100)?;
+        let mut store = SqliteStore::open(&path, 100)?;
         store.user_joined("alice", 100)?;
         store.user_chat_message("alice", "hi &lt;b&gt;", 101)?;
         store.enqueue_outbound_message("queued", 102)?;

@@ -159,14 +159,14 @@ CREATE INDEX IF NOT EXISTS idx_api_tokens_revoked ON api_tokens(revoked, token);
 #[cfg(test)]
 mod tests {
     use super::super::migrate::columns_of;
-    use super::super::Store;
+    use super::super::SqliteStore;
     use super::*;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn ddl_creates_the_listed_columns_in_order() -> TestResult {
-        let store = Store::open_in_memory(0)?;
+        let store = SqliteStore::open_in_memory(0)?;
         for table in &TABLES {
             assert_eq!(columns_of(&store.conn, table.name)?, table.columns, "{}", table.name);
         }
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn ddl_creates_v05_indexes_and_ours() -> TestResult {
-        let store = Store::open_in_memory(0)?;
+        let store = SqliteStore::open_in_memory(0)?;
         let indexes: Vec<(String, String)> = store
             .conn
             .prepare(
@@ -200,7 +200,7 @@ mod tests {
     /// `recent_chat.get` walks the new index instead of sorting the whole table.
     #[test]
     fn recent_chat_order_uses_the_index_without_a_sort() -> TestResult {
-        let store = Store::open_in_memory(0)?;
+        let store = SqliteStore::open_in_memory(0)?;
         let plan: Vec<String> = store
             .conn
             .prepare(
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn singleton_tables_refuse_a_second_row() -> TestResult {
-        let store = Store::open_in_memory(0)?;
+        let store = SqliteStore::open_in_memory(0)?;
         assert!(store.conn.execute("INSERT INTO channel_stats (id) VALUES (2)", []).is_err());
         assert!(store.conn.execute("INSERT INTO current_status (id) VALUES (2)", []).is_err());
         Ok(())

@@ -6,7 +6,7 @@
 //! never negative: a clock that steps back counts as zero time, not as time taken away.
 
 use super::error::StoreError;
-use super::{Store, UnixSeconds};
+use super::{SqliteStore, UnixSeconds};
 
 /// Inserts a new user with an open session, or closes an open session (adding it to the
 /// total) and opens a new one.
@@ -35,7 +35,7 @@ UPDATE user_stats SET
     last_seen = ?1
 WHERE current_session_start IS NOT NULL";
 
-impl Store {
+impl SqliteStore {
     /// Records `username` joining at `now`: a new row with an open session, or, for a known
     /// user, `last_seen` and a new session (an open one is first added to the total).
     /// An empty username is ignored.
@@ -82,7 +82,7 @@ mod tests {
     /// (first_seen, last_seen, total_time_connected, current_session_start)
     type Row = (i64, i64, i64, Option<i64>);
 
-    fn row(store: &Store, username: &str) -> rusqlite::Result<Option<Row>> {
+    fn row(store: &SqliteStore, username: &str) -> rusqlite::Result<Option<Row>> {
         let mut stmt = store.conn.prepare(
             "SELECT first_seen, last_seen, total_time_connected, current_session_start \
              FROM user_stats WHERE username = ?1",
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn join_creates_user_with_open_session() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("Alice", 100)?;
         assert_eq!(row(&store, "Alice")?, Some((100, 100, 0, Some(100))));
         assert_eq!(row(&store, "alice")?, None, "usernames are case-sensitive");
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn leave_adds_session_to_total() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("alice", 100)?;
         store.user_left("alice", 160)?;
         assert_eq!(row(&store, "alice")?, Some((100, 160, 60, None)));
@@ -115,7 +115,7 @@ mod tests {
     /// v0.5.0 overwrote an open session on a re-join, losing its time (defect 6).
     #[test]
     fn rejoin_on_open_session_counts_it_first() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("alice", 100)?;
         store.user_joined("alice", 130)?;
         assert_eq!(row(&store, "alice")?, Some((100, 130, 30, Some(130))));
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn leave_without_session_changes_nothing() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_left("ghost", 50)?;
         assert_eq!(row(&store, "ghost")?, None);
         store.user_joined("alice", 100)?;
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn empty_username_join_is_ignored() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("", 100)?;
         let users: i64 = store.conn.query_row("SELECT COUNT(*) FROM user_stats", [], |r| r.get(0))?;
         assert_eq!(users, 0);
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn clock_stepping_back_never_subtracts_time() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("alice", 100)?;
         store.user_left("alice", 90)?;
         assert_eq!(row(&store, "alice")?, Some((100, 90, 0, None)));
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn close_ends_every_open_session_only() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.user_joined("alice", 100)?;
         store.user_joined("bob", 150)?;
         store.user_joined("carol", 120)?;

@@ -5,7 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use serde_json::{Map, Value};
 
 use super::error::{StoreError, StoreErrorKind};
-use super::{Store, UnixSeconds};
+use super::{SqliteStore, UnixSeconds};
 
 /// The `current_status` columns a status update may set; every other key is ignored.
 pub(super) const STATUS_FIELDS: [&str; 11] = [
@@ -58,7 +58,7 @@ fn sql_value(field: &str, value: &Value) -> Result<SqlValue, StoreError> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Appends a `user_count_history` row at `now`.
     pub fn log_user_count(
         &mut self,
@@ -132,7 +132,7 @@ mod tests {
     /// (max_users, max_users_timestamp, max_connected, max_connected_timestamp, last_updated)
     type Marks = (i64, Option<i64>, i64, Option<i64>, Option<i64>);
 
-    fn marks(store: &Store) -> rusqlite::Result<Marks> {
+    fn marks(store: &SqliteStore) -> rusqlite::Result<Marks> {
         store.conn.query_row(
             "SELECT max_users, max_users_timestamp, max_connected, max_connected_timestamp, \
              last_updated FROM channel_stats WHERE id = 1",
@@ -141,7 +141,7 @@ mod tests {
         )
     }
 
-    fn status(store: &Store) -> Result<Vec<Value>, StoreError> {
+    fn status(store: &SqliteStore) -> Result<Vec<Value>, StoreError> {
         let dump = store.dump()?;
         let table = dump.tables.iter().find(|t| t.name == "current_status");
         Ok(table.and_then(|t| t.rows.first().cloned()).unwrap_or_default())
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn log_user_count_appends_rows() -> TestResult {
-        let mut store = Store::open_in_memory(0)?;
+        let mut store = SqliteStore::open_in_memory(0)?;
         store.log_user_count(3, 7, 300)?;
         store.log_user_count(4, 4, 600)?;
         let rows: Vec<(i64, i64, i64)> = store
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn high_water_marks_rise_separately() -> TestResult {
-        let mut store = Store::open_in_memory(5)?;
+        let mut store = SqliteStore::open_in_memory(5)?;
         assert_eq!(marks(&store)?, (0, None, 0, None, Some(5)));
         store.update_high_water_mark(3, Some(10), 100)?;
         assert_eq!(marks(&store)?, (3, Some(100), 10, Some(100), Some(100)));
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn high_water_ignores_null_and_zero_connected() -> TestResult {
-        let mut store = Store::open_in_memory(5)?;
+        let mut store = SqliteStore::open_in_memory(5)?;
         store.update_high_water_mark(2, None, 100)?;
         assert_eq!(marks(&store)?, (2, Some(100), 0, None, Some(100)));
         store.update_high_water_mark(2, Some(0), 200)?;
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn status_takes_known_fields_only() -> TestResult {
-        let mut store = Store::open_in_memory(5)?;
+        let mut store = SqliteStore::open_in_memory(5)?;
         let fields = obj(json!({
             "bot_name": "rosey", "bot_rank": 3, "bot_afk": true, "bot_connected": false,
             "current_media_title": null, "current_media_duration": 12.5, "unknown": [1, 2],
@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn status_without_known_fields_writes_nothing() -> TestResult {
-        let mut store = Store::open_in_memory(5)?;
+        let mut store = SqliteStore::open_in_memory(5)?;
         let before = status(&store)?;
         assert!(!store.update_current_status(&obj(json!({"other": 1})), 100)?);
         assert!(!store.update_current_status(&Map::new(), 100)?);
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn status_with_object_value_writes_nothing() -> TestResult {
-        let mut store = Store::open_in_memory(5)?;
+        let mut store = SqliteStore::open_in_memory(5)?;
         let before = status(&store)?;
         let fields = obj(json!({"bot_name": "rosey", "playlist_items": {"n": 3}}));
         let err = match store.update_current_status(&fields, 100) {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::StoreError;
-use super::{Store, UnixSeconds};
+use super::{SqliteStore, UnixSeconds};
 
 /// How a stored digest starts.
 const HASHED: &str = "sha256:";
@@ -99,7 +99,7 @@ pub fn check_token(conn: &Connection, presented: &str) -> Result<TokenCheck, rus
     Ok(found.map_or(TokenCheck::Refused, |key| TokenCheck::Valid { key }))
 }
 
-impl Store {
+impl SqliteStore {
     /// Creates a token and returns it: the only time it is ever shown.
     ///
     /// # Errors
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_new_token_is_stored_hashed_and_checks() -> TestResult {
-        let mut store = Store::open_in_memory(10)?;
+        let mut store = SqliteStore::open_in_memory(10)?;
         let token = store.create_api_token(Some("ci"), 10)?;
         assert!(token.starts_with("rosey_") && token.len() == 6 + 64, "{token}");
         let check = store.read(|conn| Ok(check_token(conn, &token)?))?;
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_v05_plain_token_keeps_working_until_revoked() -> TestResult {
-        let mut store = Store::open_in_memory(10)?;
+        let mut store = SqliteStore::open_in_memory(10)?;
         store.write(|conn| {
             conn.execute("INSERT INTO api_tokens (token, description, created_at) VALUES ('t0k', 'web', 1)", [])?;
             Ok(())
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn revoke_by_fingerprint_and_unknown_tokens() -> TestResult {
-        let mut store = Store::open_in_memory(10)?;
+        let mut store = SqliteStore::open_in_memory(10)?;
         let token = store.create_api_token(None, 10)?;
         assert_eq!(store.revoke_api_token("no-such-token")?, 0);
         let fingerprint = store.list_api_tokens()?[0].fingerprint.clone();

@@ -61,7 +61,7 @@ pub async fn run_bot(
         }
     };
     let start_unix_ms = source.start_unix_ms();
-    let open_store = || Store::open(&settings.db_path(), unix_seconds(start_unix_ms));
+    let open_store = || Store::connect(&settings.db_location(), unix_seconds(start_unix_ms));
     let (metrics, bus_metrics) = start_metrics(settings).await?;
     let nats_options = crate::transport::NatsOptions { metrics: bus_metrics, ..settings.nats_options("rosey-bot") };
     let runner_config =

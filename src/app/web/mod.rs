@@ -48,7 +48,7 @@ struct WebState {
 /// When the database cannot be opened, the address cannot be bound, or the
 /// NATS URL is unusable.
 pub async fn run_web(settings: &Settings, listen: &str, shutdown: impl Future<Output = ()>) -> crate::Result<()> {
-    let db_path = settings.db_path();
+    let db_path = settings.sqlite_db_path("web")?;
     let reader = StoreReader::open(&db_path).map_err(|e| {
         format!("{e} (the page reads the db-service's database: start `rosey db-service` once, or pass --db)")
     })?;
