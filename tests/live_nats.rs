@@ -138,9 +138,23 @@ async fn stopping_the_service_leaves_sessions_open() {
 /// evening.jsonl through the live bus writes the same database as direct mode.
 #[tokio::test]
 async fn evening_over_live_bus_equals_direct_mode() {
+    evening_over_live_bus_into(Store::open_in_memory(T0).unwrap()).await;
+}
+
+/// The same replay with the db-service writing to a real PostgreSQL.
+#[tokio::test]
+async fn evening_over_live_bus_into_postgres_equals_direct_mode() {
+    let postgres = rosey_sim::postgres_server::PostgresServer::start();
+    let store = Store::connect(&rosey::store::DbLocation::parse(&postgres.url()), T0).unwrap();
+    evening_over_live_bus_into(store).await;
+}
+
+/// Replays the evening through a db-service applying into `store` and checks the result
+/// against the direct-mode replay, time columns included.
+async fn evening_over_live_bus_into(store: Store) {
     let fixture = load_fixture("evening.jsonl");
     let server = NatsServer::start();
-    let svc = service(&server.url(), Store::open_in_memory(T0).unwrap(), ServiceConfig::default()).await;
+    let svc = service(&server.url(), store, ServiceConfig::default()).await;
     let link = BusLink::new(connect(&server.url(), "bot").await, Outbox::Hold);
     let body = async {
         svc.ready.await.unwrap();
@@ -154,6 +168,7 @@ async fn evening_over_live_bus_equals_direct_mode() {
     let ((service_report, store), (report, chat)) = tokio::join!(svc.run, body);
     assert!(report.link_failures.is_empty(), "{:?}", report.link_failures);
     assert_eq!(service_report.malformed.len(), 0);
+    assert_eq!(service_report.store_errors, 0);
     assert_eq!(chat.said.len() as u64, report.outbound.said);
     let expected = direct_dump(&fixture);
     let got = store.dump().unwrap();

@@ -113,9 +113,24 @@ impl PostgresServer {
 
     /// Creates an empty database `name` (for a test that needs several) and returns its URL.
     pub fn create_database(&self, name: &str) -> String {
-        let mut client = postgres_client(&self.url_for("postgres"));
-        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("CREATE DATABASE");
+        self.execute("postgres", &format!("CREATE DATABASE \"{name}\""));
         self.url_for(name)
+    }
+
+    /// Runs `sql` on database `database` as the superuser, off any tokio runtime thread
+    /// (the blocking client panics on one).
+    ///
+    /// # Panics
+    /// When the statement fails.
+    pub fn execute(&self, database: &str, sql: &str) {
+        let (url, sql) = (self.url_for(database), sql.to_owned());
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL: {e}"));
+            client.batch_execute(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+        .join()
+        .expect("the statement ran");
     }
 
     /// Kills the server with SIGKILL: no shutdown checkpoint, as a crash.
@@ -172,15 +187,6 @@ impl Drop for PostgresServer {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A client for the harness's own statements (run off any tokio runtime thread).
-fn postgres_client(url: &str) -> postgres::Client {
-    let url = url.to_owned();
-    std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls))
-        .join()
-        .expect("the connecting thread")
-        .unwrap_or_else(|e| panic!("cannot connect to the test PostgreSQL: {e}"))
 }
 
 /// As root, the uid and gid of the `postgres` user (the server refuses to run as root).

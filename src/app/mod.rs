@@ -15,6 +15,7 @@ mod duration;
 #[cfg(feature = "nats")]
 mod loadtest;
 mod metrics_server;
+mod migrate;
 mod protocol;
 mod record;
 #[cfg(feature = "nats")]
@@ -34,6 +35,7 @@ pub use duration::parse_duration;
 #[cfg(feature = "nats")]
 pub use loadtest::{loadtest, EventKind, LoadtestArgs, LoadtestReport, Mix, Percentiles, Rate};
 pub use metrics_server::start_metrics_server;
+pub use migrate::{migrate, MigrateArgs, MigrateReport};
 pub use protocol::{outbox_for, service_config};
 pub use record::{record, RecordArgs, RecordReport};
 #[cfg(feature = "nats")]

@@ -8,6 +8,7 @@
 //! rosey watch
 //! rosey token create --description dashboard
 //! rosey web --listen 127.0.0.1:8080
+//! rosey migrate --from bot_data.db --to postgres://rosey@db-host/rosey
 //! ```
 
 use std::path::PathBuf;
@@ -70,6 +71,8 @@ enum Command {
         #[arg(long, env = "ROSEY_WEB_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Copy a whole database between SQLite and PostgreSQL (ids kept; a second run changes nothing).
+    Migrate(app::MigrateArgs),
     /// Manage the API tokens `POST /api/say` accepts.
     Token {
         #[command(subcommand)]
@@ -142,6 +145,7 @@ async fn run(cli: Cli) -> rosey::Result<()> {
         Command::Loadtest(args) => print!("{}", app::loadtest(&settings, &args, shutdown).await?),
         Command::Web { listen } => app::run_web(&settings, &listen, shutdown).await?,
         Command::Token { command } => print!("{}", app::token(&settings, &command)?),
+        Command::Migrate(args) => print!("{}", app::migrate(&args)?.render()),
     }
     Ok(())
 }

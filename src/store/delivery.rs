@@ -13,7 +13,7 @@
 use super::error::StoreError;
 use super::SqliteStore;
 
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS delivery_progress (
+pub(super) const CREATE: &str = "CREATE TABLE IF NOT EXISTS delivery_progress (
     stream TEXT PRIMARY KEY,
     applied_seq INTEGER NOT NULL
 )";

@@ -100,7 +100,7 @@ impl SqliteStore {
     }
 }
 
-fn dump_table(conn: &Connection, table: &Table) -> Result<TableDump, StoreError> {
+pub(super) fn dump_table(conn: &Connection, table: &Table) -> Result<TableDump, StoreError> {
     let list: Vec<String> = table.columns.iter().map(|c| format!("\"{c}\"")).collect();
     let sql = format!("SELECT {} FROM \"{}\" ORDER BY \"{}\"", list.join(", "), table.name, table.key);
     let mut stmt = conn.prepare(&sql)?;

@@ -98,6 +98,13 @@ impl StoreError {
         StoreError { kind, path: None, server: None, source: Some(Box::new(err)) }
     }
 
+    /// Names `path` as the database, replacing any path set (an error on a temporary copy
+    /// is reported against the file it was copied from).
+    pub(crate) fn moved_to(mut self, path: &Path) -> StoreError {
+        self.path = Some(path.to_path_buf());
+        self
+    }
+
     /// Attaches the PostgreSQL server (already stripped of its password) unless one is set.
     pub(crate) fn on_server(mut self, server: &str) -> StoreError {
         if self.server.is_none() && self.path.is_none() {

@@ -17,6 +17,7 @@
 //! - `stats`: user counts, high-water marks, the bot's current status.
 //! - `outbound`: the outbound message queue, its backoff and its marks.
 //! - `checkpoint`: WAL checkpoints on their own thread, for the db-service binary.
+//! - `copy`: a whole database as a [`Snapshot`], and absorbing one (`rosey migrate`).
 //! - `delivery`: the applied JetStream sequence, in the same transaction as the effects.
 //! - `dump`: every row of every table as JSON values, for snapshots and comparisons.
 //! - `error`: [`StoreError`].
@@ -41,6 +42,7 @@
 mod backend;
 mod chat;
 mod checkpoint;
+mod copy;
 mod delivery;
 mod dump;
 mod error;
@@ -66,6 +68,7 @@ use tracing::warn;
 pub use backend::Store;
 pub use chat::RecentChat;
 pub use checkpoint::Checkpointer;
+pub use copy::{snapshot_of, Progress, Snapshot, TableCopy};
 pub use dump::{DbDump, TableDump};
 pub use error::{StoreError, StoreErrorKind};
 pub use location::{DbLocation, PostgresUrl};

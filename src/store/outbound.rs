@@ -12,7 +12,7 @@ use super::{SqliteStore, UnixSeconds};
 
 const ENQUEUE: &str = "INSERT INTO outbound_messages (timestamp, message, sent) VALUES (?1, ?2, 0)";
 
-const CREATE_ENQUEUE_REQUESTS: &str = "CREATE TABLE IF NOT EXISTS enqueue_requests (
+pub(super) const CREATE_ENQUEUE_REQUESTS: &str = "CREATE TABLE IF NOT EXISTS enqueue_requests (
     request_id TEXT PRIMARY KEY,
     outbound_id INTEGER NOT NULL
 )";

@@ -25,7 +25,10 @@ pub(super) fn dump(client: &mut Client, in_batch: bool) -> Result<DbDump, postgr
     Ok(DbDump { tables: tables? })
 }
 
-fn dump_table(client: &mut Client, table: &Table) -> Result<TableDump, postgres::Error> {
+pub(super) fn dump_table(
+    client: &mut impl postgres::GenericClient,
+    table: &Table,
+) -> Result<TableDump, postgres::Error> {
     let list: Vec<String> = table.columns.iter().map(|c| format!("\"{c}\"")).collect();
     let key_order = if table.key == "id" { "\"id\"".to_owned() } else { format!("\"{}\" COLLATE \"C\"", table.key) };
     let sql = format!("SELECT {} FROM \"{}\" ORDER BY {key_order}", list.join(", "), table.name);

@@ -6,6 +6,7 @@
 //! - `schema`: the DDL in PostgreSQL's types, `rosey_schema`'s version, creation at start.
 //! - `sql`: the statements, one per SQLite statement.
 //! - `status`: status values converted as SQLite's column affinity would store them.
+//! - `copy`: snapshots for `rosey migrate`, read and absorbed.
 //! - `dump`: the whole database in [`DbDump`]'s format, comparable with an SQLite dump.
 //!
 //! # Transactions
@@ -23,6 +24,7 @@
 //! (SQLite's can): a NUL in any text is stored as U+FFFD, the replacement character, so
 //! the line is kept, and the same name maps to the same user every time ([`pg_text`]).
 
+mod copy;
 mod dump;
 mod schema;
 mod sql;

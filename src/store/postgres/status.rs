@@ -14,9 +14,9 @@ use super::super::error::{StoreError, StoreErrorKind};
 use super::super::stats::STATUS_FIELDS;
 use super::super::UnixSeconds;
 
-/// The SQLite affinity, and so the PostgreSQL type, of a status column.
+/// The SQLite affinity, and so the PostgreSQL type, of a column.
 #[derive(Clone, Copy)]
-enum Affinity {
+pub(super) enum Affinity {
     Text,
     Real,
     Integer,
@@ -30,8 +30,27 @@ fn affinity(field: &str) -> Affinity {
     }
 }
 
+impl Affinity {
+    /// The affinity of a PostgreSQL column type, as `information_schema` names it.
+    pub(super) fn of_pg_type(data_type: &str) -> Affinity {
+        match data_type {
+            "bigint" | "integer" | "smallint" => Affinity::Integer,
+            "double precision" | "real" => Affinity::Real,
+            _ => Affinity::Text,
+        }
+    }
+
+    fn pg_type(self) -> &'static str {
+        match self {
+            Affinity::Text => "text",
+            Affinity::Real => "double precision",
+            Affinity::Integer => "bigint",
+        }
+    }
+}
+
 /// One value, typed for its column (a NULL too: the driver checks the parameter's type).
-enum Param {
+pub(super) enum Param {
     Text(Option<String>),
     Real(Option<f64>),
     Integer(Option<i64>),
@@ -67,27 +86,35 @@ impl StatusUpdate {
 
     /// The parameters, in `$n` order.
     pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        let mut params: Vec<&(dyn ToSql + Sync)> = self
-            .values
-            .iter()
-            .map(|value| -> &(dyn ToSql + Sync) {
-                match value {
-                    Param::Text(text) => text,
-                    Param::Real(real) => real,
-                    Param::Integer(int) => int,
-                }
-            })
-            .collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = self.values.iter().map(Param::as_sql).collect();
         params.push(&self.now);
         params
     }
 }
 
+impl Param {
+    pub(super) fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Text(text) => text,
+            Param::Real(real) => real,
+            Param::Integer(int) => int,
+        }
+    }
+}
+
 fn param(field: &str, value: &Value) -> Result<Param, StoreError> {
-    let column = affinity(field);
-    let refuse = |column_type: &'static str| {
+    if matches!(value, Value::Array(_) | Value::Object(_)) {
+        return Err(StoreError::new(StoreErrorKind::InvalidStatusValue { field: field.to_owned() }));
+    }
+    typed(value, affinity(field)).map_err(|column_type| {
         StoreError::new(StoreErrorKind::UntypedStatusValue { field: field.to_owned(), column_type })
-    };
+    })
+}
+
+/// `value` as a column of `column`'s affinity stores it; the column's PostgreSQL type
+/// when it cannot hold it. Arrays and objects are stored as their JSON text in text
+/// columns, which is as SQLite would show them, and refused elsewhere.
+pub(super) fn typed(value: &Value, column: Affinity) -> Result<Param, &'static str> {
     let number = match value {
         Value::Null => {
             return Ok(match column {
@@ -96,25 +123,21 @@ fn param(field: &str, value: &Value) -> Result<Param, StoreError> {
                 Affinity::Integer => Param::Integer(None),
             })
         }
-        Value::Array(_) | Value::Object(_) => {
-            return Err(StoreError::new(StoreErrorKind::InvalidStatusValue { field: field.to_owned() }))
-        }
+        Value::Array(_) | Value::Object(_) => match column {
+            Affinity::Text => return Ok(Param::Text(Some(super::pg_text(&value.to_string())))),
+            _ => return Err(column.pg_type()),
+        },
         Value::Bool(flag) => Number::Integer(i64::from(*flag)),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(int), _) => Number::Integer(int),
             (None, Some(real)) => Number::Real(real),
-            (None, None) => return Err(refuse("number")),
+            (None, None) => return Err(column.pg_type()),
         },
         Value::String(text) => match column {
             Affinity::Text => return Ok(Param::Text(Some(super::pg_text(text)))),
             _ => match numeric_text(text) {
                 Some(number) => number,
-                None => {
-                    return Err(refuse(match column {
-                        Affinity::Real => "double precision",
-                        _ => "bigint",
-                    }))
-                }
+                None => return Err(column.pg_type()),
             },
         },
     };
@@ -126,7 +149,7 @@ fn param(field: &str, value: &Value) -> Result<Param, StoreError> {
         (Affinity::Integer, Number::Integer(int)) => Param::Integer(Some(int)),
         (Affinity::Integer, Number::Real(real)) => match exact_integer(real) {
             Some(int) => Param::Integer(Some(int)),
-            None => return Err(refuse("bigint")),
+            None => return Err(column.pg_type()),
         },
     })
 }
