@@ -17,6 +17,8 @@
 //! metrics_listen = "127.0.0.1:9464"   # serve Prometheus metrics at /metrics (off by default)
 //! db = "bot_data.db"             # or "sqlite:PATH", or "postgres://user:pass@host/db"
 //! queue_group = "rosey-db"
+//! standby_retry_ms = 500         # a standby db-service tries the writer's lease this often
+//! step_down_after_ms = 5000      # the applying db-service gives it up after this long without the bus
 //! protocol = "hardened"          # or "v0.5"
 //! delivery = "core"              # or "jetstream" (bot and db-service alike)
 //! stream = "ROSEY_DB"            # JetStream: the stream's name
@@ -92,6 +94,12 @@ pub struct Settings {
     /// PostgreSQL server (`postgres://user:pass@host:port/db`; the password is never shown).
     #[arg(long, env = "ROSEY_DB", global = true)]
     pub db: Option<String>,
+    /// A standby db-service tries the writer's lease this often, ms (default 500).
+    #[arg(long, env = "ROSEY_STANDBY_RETRY_MS", global = true)]
+    pub standby_retry_ms: Option<u64>,
+    /// The applying db-service gives the writer's lease up after this long without the bus, ms (default 5000).
+    #[arg(long, env = "ROSEY_STEP_DOWN_AFTER_MS", global = true)]
+    pub step_down_after_ms: Option<u64>,
     /// The db-service's queue group (default rosey-db).
     #[arg(long, env = "ROSEY_QUEUE_GROUP", global = true)]
     pub queue_group: Option<String>,
@@ -175,6 +183,8 @@ impl std::fmt::Debug for Settings {
             .field("duplicate_window_s", &self.duplicate_window_s)
             .field("ack_window", &self.ack_window)
             .field("ack_wait_ms", &self.ack_wait_ms)
+            .field("standby_retry_ms", &self.standby_retry_ms)
+            .field("step_down_after_ms", &self.step_down_after_ms)
             .field("cytube_user", &self.cytube_user)
             .field("cytube_password", &hidden(&self.cytube_password))
             .field("cytube_channel_password", &hidden(&self.cytube_channel_password))
@@ -244,6 +254,8 @@ impl Settings {
             duplicate_window_s: self.duplicate_window_s.or(lower.duplicate_window_s),
             ack_window: self.ack_window.or(lower.ack_window),
             ack_wait_ms: self.ack_wait_ms.or(lower.ack_wait_ms),
+            standby_retry_ms: self.standby_retry_ms.or(lower.standby_retry_ms),
+            step_down_after_ms: self.step_down_after_ms.or(lower.step_down_after_ms),
             cytube_user: self.cytube_user.or(lower.cytube_user),
             cytube_password: self.cytube_password.or(lower.cytube_password),
             cytube_channel_password: self.cytube_channel_password.or(lower.cytube_channel_password),
@@ -266,6 +278,17 @@ impl Settings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms.unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS))
+    }
+
+    /// How standby db-services wait and when the applying one gives up.
+    pub fn leadership(&self) -> crate::service::Leadership {
+        let default = crate::service::Leadership::default();
+        crate::service::Leadership {
+            retry_every: self.standby_retry_ms.map_or(default.retry_every, |ms| Duration::from_millis(ms.max(1))),
+            step_down_after: self
+                .step_down_after_ms
+                .map_or(default.step_down_after, |ms| Duration::from_millis(ms.max(1))),
+        }
     }
 
     /// How long a shutdown waits for the server (the db-service's drain, the

@@ -6,13 +6,14 @@ use super::protocol::service_config;
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::{BusMetrics, ServiceMetrics};
-use crate::service::{DbService, ServiceConfig, ServiceReport};
+use crate::service::{serve_elected, DbService, ServiceConfig, ServiceReport};
 use crate::store::{Checkpointer, Store};
 use crate::transport::NatsTransport;
 use prometheus_client::registry::Registry;
 
 /// Serves the database over NATS until `shutdown`, then drains, commits the
-/// last batch and returns what it did.
+/// last batch and returns what it did. Several instances sharing one database
+/// elect one to apply at a time; the others stand by (`service::leadership`).
 pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = ()>) -> crate::Result<ServiceReport> {
     let location = settings.db_location();
     let store = Store::connect(&location, unix_seconds(SystemClock.now_ms()))?;
@@ -37,11 +38,26 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
         ..service_config(settings.protocol(), settings.queue_group.clone())
     };
     tracing::info!(db = %location, backend = store.backend(), delivery = %config.delivery, "db-service starting");
-    let mut service = DbService::new(transport, store, SystemClock, config);
+    let with_metrics = settings.metrics_listen.is_some();
     if let Some(listen) = &settings.metrics_listen {
-        service = service.with_metrics(metrics);
         super::start_metrics_server(listen, registry).await?;
     }
-    let (report, _store) = service.run(shutdown).await?;
+    let start_term = |transport, store| {
+        let service = DbService::new(transport, store, SystemClock, config.clone());
+        if with_metrics {
+            service.with_metrics(metrics.clone())
+        } else {
+            service
+        }
+    };
+    let reopen = || match Store::connect(&location, unix_seconds(SystemClock.now_ms())) {
+        Ok(store) => Some(store),
+        Err(error) => {
+            tracing::warn!(%error, "[db] the database is still unreachable; trying again");
+            None
+        }
+    };
+    let (report, _store) =
+        serve_elected(transport, store, settings.leadership(), start_term, reopen, None, shutdown).await?;
     Ok(report)
 }

@@ -200,6 +200,11 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 delivery = consumer.next() => match delivery {
                     Ok(first) => {
                         self.stream_batch(first, &mut consumer, &stream, &mut progress, &mut early).await;
+                        if self.store.is_lost() {
+                            // Unacked, its deliveries go to the instance that takes over.
+                            tracing::error!("the database connection is lost: this instance stops applying");
+                            break;
+                        }
                         self.answer_parked(progress, &mut parked).await;
                     }
                     Err(error) => {

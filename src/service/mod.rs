@@ -7,10 +7,12 @@
 mod apply_command;
 mod jetstream;
 mod lanes;
+mod leadership;
 mod runtime;
 
 pub use apply_command::{apply_command, command_now};
 pub use lanes::DEFAULT_MAX_BACKLOG;
+pub use leadership::{serve_elected, Leadership, DEFAULT_RETRY_EVERY, DEFAULT_STEP_DOWN_AFTER};
 pub use runtime::{
     CommitDelay, CommitMode, DbService, ServiceConfig, ServiceReport, ServiceStats, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_QUEUE_GROUP,

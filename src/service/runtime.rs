@@ -143,6 +143,26 @@ impl ServiceReport {
     pub fn dropped_total(&self) -> u64 {
         self.dropped.values().sum()
     }
+
+    /// Adds what a later term of the same instance did (see `service::leadership`).
+    pub fn absorb(&mut self, later: ServiceReport) {
+        let add = |into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>| {
+            for (subject, count) in from {
+                *into.entry(subject).or_default() += count;
+            }
+        };
+        add(&mut self.applied, later.applied);
+        add(&mut self.malformed, later.malformed);
+        add(&mut self.dropped, later.dropped);
+        self.store_errors += later.store_errors;
+        self.commits += later.commits;
+        self.replies += later.replies;
+        self.redelivered += later.redelivered;
+        self.gaps += later.gaps;
+        self.read_ahead += later.read_ahead;
+        self.applied_seq = self.applied_seq.max(later.applied_seq);
+        self.backlog_peak = self.backlog_peak.max(later.backlog_peak);
+    }
 }
 
 /// The service's counters, as the [`SERVICE_STATS`] reply carries them: how
@@ -291,6 +311,10 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 self.lanes.push(first);
             }
             self.batch(&mut subscription).await;
+            if self.store.is_lost() {
+                tracing::error!("the database connection is lost: this instance stops applying");
+                return Ok((self.report, self.store));
+            }
             // Let the connection's reader run: on one thread it moves what
             // the socket holds into the subscription only while this loop
             // waits, and a poll still in the socket is behind the whole

@@ -89,6 +89,27 @@ impl Store {
         }
     }
 
+    /// Takes the writer's lease if no other store holds it; `true` while this one does
+    /// (see `store::lease`).
+    pub fn try_lead(&mut self) -> Result<bool, StoreError> {
+        on_backend!(self, store => store.try_lead())
+    }
+
+    /// Gives the writer's lease up.
+    pub fn step_down(&mut self) {
+        on_backend!(self, store => store.step_down())
+    }
+
+    /// Whether the database connection is gone for good (PostgreSQL: the session ended;
+    /// an SQLite file never goes away under its store).
+    pub fn is_lost(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Store::Postgres(store) => store.is_lost(),
+        }
+    }
+
     /// The schema version the database records.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         on_backend!(self, store => store.schema_version())

@@ -18,6 +18,8 @@
 //! - `outbound`: the outbound message queue, its backoff and its marks.
 //! - `checkpoint`: WAL checkpoints on their own thread, for the db-service binary.
 //! - `copy`: a whole database as a [`Snapshot`], and absorbing one (`rosey migrate`).
+//! - `lease`: one applying db-service per database (a lock file; an advisory lock on
+//!   PostgreSQL).
 //! - `delivery`: the applied JetStream sequence, in the same transaction as the effects.
 //! - `dump`: every row of every table as JSON values, for snapshots and comparisons.
 //! - `error`: [`StoreError`].
@@ -46,6 +48,7 @@ mod copy;
 mod delivery;
 mod dump;
 mod error;
+mod lease;
 mod location;
 mod migrate;
 mod open;
@@ -104,6 +107,8 @@ pub struct SqliteStore {
     /// The open batch's held chat lines, what it knows of the oldest line, and the lines
     /// it failed to write.
     pending: RefCell<pending::PendingChat>,
+    /// The writer's lease, while this store holds it (see `lease`).
+    lease: Option<std::fs::File>,
 }
 
 impl SqliteStore {

@@ -76,7 +76,7 @@ impl SqliteStore {
             migrate::migrate(&conn, now)
         })();
         prepared.map_err(|err| err.at(path.as_deref()))?;
-        Ok(SqliteStore { conn, path, batch_open: Cell::new(false), pending: RefCell::default() })
+        Ok(SqliteStore { conn, path, batch_open: Cell::new(false), pending: RefCell::default(), lease: None })
     }
 
     /// Writes a consistent copy of the whole database to a new file at `path`

@@ -47,7 +47,13 @@ pub struct PgStore {
     server: String,
     /// Whether a batch transaction is open on the connection.
     batch_open: bool,
+    /// Whether this session holds the writer's lease (see `store::lease`).
+    leading: bool,
 }
+
+/// The advisory lock key of the writer's lease ("rosey_le"); advisory locks are per
+/// database, so each rosey database has its own.
+const LEASE_KEY: i64 = 0x726f_7365_795f_6c65;
 
 impl PgStore {
     /// Connects to `url` and creates the schema, or checks and upgrades it; `now` stamps the
@@ -55,7 +61,7 @@ impl PgStore {
     pub fn connect(url: &PostgresUrl, now: UnixSeconds) -> Result<PgStore, StoreError> {
         let server = url.to_string();
         let worker = Worker::connect(url.secret()).map_err(|err| err.on_server(&server))?;
-        let store = PgStore { worker, server, batch_open: false };
+        let store = PgStore { worker, server, batch_open: false, leading: false };
         store.worker.run(move |conn| schema::migrate(&mut conn.client, now)).map_err(|err| store.here(err))?;
         Ok(store)
     }
@@ -63,6 +69,33 @@ impl PgStore {
     /// The server, password removed.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Takes the writer's lease (a session advisory lock) if no other session holds it.
+    pub fn try_lead(&mut self) -> Result<bool, StoreError> {
+        if self.leading {
+            return Ok(true);
+        }
+        self.leading = self.read(|conn| {
+            let row = conn.client.query_one("SELECT pg_try_advisory_lock($1)", &[&LEASE_KEY])?;
+            Ok(row.get::<_, bool>(0))
+        })?;
+        Ok(self.leading)
+    }
+
+    /// Gives the lease up.
+    pub fn step_down(&mut self) {
+        if std::mem::take(&mut self.leading) {
+            let released = self.read(|conn| conn.client.execute("SELECT pg_advisory_unlock($1)", &[&LEASE_KEY]));
+            if let Err(err) = released {
+                tracing::warn!(error = %err, "cannot release the lease (the server drops it with the session)");
+            }
+        }
+    }
+
+    /// Whether the connection is gone (and with it any lease and open batch).
+    pub fn is_lost(&self) -> bool {
+        self.worker.run(|conn| Ok(conn.client.is_closed())).unwrap_or(true)
     }
 
     /// The schema version recorded in `rosey_schema`.
