@@ -2,7 +2,9 @@
 //! talking through the simulated bus, with faults applied on schedule.
 //!
 //! Hosts: `bus` (the bus server), `db`, `db2`, ... (db-services over one
-//! SQLite file in a temp folder, so a crash loses only the uncommitted batch),
+//! SQLite file in a temp folder, so a crash loses only the uncommitted batch;
+//! under the hardened protocol they elect one to apply, as in production:
+//! `rosey::service::serve_elected`),
 //! and `bot` (the client whose end ends the run). The bot starts once every
 //! db-service has subscribed, replays the fixture on turmoil's clock, then
 //! makes a round trip (the bus has everything), tells the services to stop and
@@ -33,7 +35,7 @@ use rosey::fixture::Fixture;
 use rosey::link::{BusLink, DbLink, OutboxStats};
 use rosey::live::LiveChannel;
 use rosey::metrics::{encode_text, BotMetrics, ServiceMetrics};
-use rosey::service::{DbService, ServiceConfig, ServiceReport};
+use rosey::service::{serve_elected, DbService, Leadership, ServiceConfig, ServiceReport};
 use rosey::store::Store;
 use rosey::trace::{Trace, TraceEvent};
 use rosey::transport::Transport;
@@ -247,6 +249,14 @@ fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: boo
     }
 }
 
+/// How much later each db-service host after `db` first tries the writer's lease.
+const ELECTION_STAGGER: Duration = Duration::from_millis(100);
+
+/// 0 for `db`, 1 for `db2`, ...
+fn host_rank(host: &str) -> u32 {
+    host.strip_prefix("db").and_then(|n| n.parse::<u32>().ok()).map_or(0, |n| n.saturating_sub(1))
+}
+
 /// What a db-service host runs with.
 #[derive(Clone)]
 struct ServicePlan {
@@ -277,21 +287,37 @@ async fn service_host(plan: ServicePlan, shared: Rc<HostsShared>) -> turmoil::Re
         let ms = slow.iter().filter(|(f, _)| f.is_active(now)).map(|(_, ms)| *ms).max().unwrap_or(0);
         Duration::from_millis(ms)
     };
+    let commit_delay = std::rc::Rc::new(commit_delay);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let mut registry = Registry::default();
     let metrics = ServiceMetrics::register(&mut registry);
-    let service = DbService::new(transport, store, SimClock { start_unix_ms: start }, config)
-        .with_metrics(metrics)
-        .with_trace(trace, start)
-        .with_commit_delay(Box::new(commit_delay))
-        .with_ready(ready_tx);
+    let start_term = move |transport, store| {
+        let delay = commit_delay.clone();
+        DbService::new(transport, store, SimClock { start_unix_ms: start }, config.clone())
+            .with_metrics(metrics.clone())
+            .with_trace(trace.clone(), start)
+            .with_commit_delay(Box::new(move || delay()))
+    };
     let mut stop = shared.stop.subscribe();
-    let run = service.run(async move {
+    let stopped = async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
-    });
+    };
     let announce = async {
         if ready_rx.await.is_ok() {
             shared.ready.send_modify(|count| *count += 1);
+        }
+    };
+    let run = async {
+        match protocol {
+            // v0.5.0 had no election: every instance applies (zoo-double-count).
+            Protocol::V05 => start_term(transport, store).with_ready(ready_tx).run(stopped).await,
+            Protocol::Hardened => {
+                // `db` tries the lease first, `db2` next, ...: so a scenario's faults
+                // know which host they hit (the active one is `db` until it fails).
+                tokio::time::sleep(ELECTION_STAGGER * host_rank(&host)).await;
+                serve_elected(transport, store, Leadership::default(), start_term, || None, Some(ready_tx), stopped)
+                    .await
+            }
         }
     };
     let (result, ()) = tokio::join!(run, announce);

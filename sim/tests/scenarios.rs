@@ -104,3 +104,30 @@ fn swarm_seeds_keep_every_invariant() {
         assert!(broken.is_empty(), "seed {seed}, faults {:?}: {broken:#?}", run.faults);
     }
 }
+
+/// `failover-jetstream.toml` moves the writer twice, as its description says: `db`
+/// applies until it crashes at 20 s, `db2` until it is cut off at 90 s, `db3` after;
+/// and at no time do two of them apply (each apply lies in its host's term).
+#[test]
+fn the_failover_scenario_moves_the_writer_to_each_standby_in_turn() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios/failover-jetstream.toml");
+    let prepared = Prepared::load(&path, Mode::Bus).unwrap();
+    for seed in [1, 2, 3] {
+        let run = prepared.run(Overrides { seed: Some(seed), ..Overrides::default() }).unwrap();
+        assert!(run.passed, "seed {seed}: {:#?}", run.verdicts);
+        let applies: Vec<(String, i64)> = run
+            .trace
+            .records()
+            .into_iter()
+            .filter(|r| matches!(r.event, rosey::trace::TraceEvent::Apply { .. }))
+            .map(|r| (r.host, r.t))
+            .collect();
+        let hosts_in = |from: i64, until: i64| -> std::collections::BTreeSet<String> {
+            applies.iter().filter(|(_, t)| (from..until).contains(t)).map(|(h, _)| h.clone()).collect()
+        };
+        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(hosts_in(0, 20_000), names(&["db"]), "seed {seed}: before the crash");
+        assert_eq!(hosts_in(21_000, 90_000), names(&["db2"]), "seed {seed}: after the crash");
+        assert_eq!(hosts_in(100_000, i64::MAX), names(&["db3"]), "seed {seed}: after db2 was cut off");
+    }
+}

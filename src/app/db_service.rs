@@ -3,6 +3,7 @@
 use std::future::Future;
 
 use super::protocol::service_config;
+use crate::bot::Protocol;
 use crate::clock::{unix_seconds, Clock, SystemClock};
 use crate::config::Settings;
 use crate::metrics::{BusMetrics, ServiceMetrics};
@@ -13,7 +14,8 @@ use prometheus_client::registry::Registry;
 
 /// Serves the database over NATS until `shutdown`, then drains, commits the
 /// last batch and returns what it did. Several instances sharing one database
-/// elect one to apply at a time; the others stand by (`service::leadership`).
+/// elect one to apply at a time; the others stand by (`service::leadership`);
+/// under `--protocol v0.5` every instance applies, as v0.5.0's did.
 pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = ()>) -> crate::Result<ServiceReport> {
     let location = settings.db_location();
     let store = Store::connect(&location, unix_seconds(SystemClock.now_ms()))?;
@@ -57,7 +59,12 @@ pub async fn run_db_service(settings: &Settings, shutdown: impl Future<Output = 
             None
         }
     };
-    let (report, _store) =
-        serve_elected(transport, store, settings.leadership(), start_term, reopen, None, shutdown).await?;
+    let (report, _store) = match settings.protocol() {
+        // v0.5.0 had no election: every instance applies what reaches it.
+        Protocol::V05 => start_term(transport, store).run(shutdown).await?,
+        Protocol::Hardened => {
+            serve_elected(transport, store, settings.leadership(), start_term, reopen, None, shutdown).await?
+        }
+    };
     Ok(report)
 }

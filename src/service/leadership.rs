@@ -5,10 +5,12 @@
 //! PostgreSQL). The holder subscribes and serves as a plain [`DbService`]; the others
 //! stand by, subscribed to nothing, so core NATS routes every command to the holder and a
 //! request meets "no responders" (which the bot already handles) rather than a standby.
-//! A standby tries again every [`Leadership::retry_every`], and takes over when:
+//! A standby tries again every [`Leadership::retry_every`] while it has the bus (an
+//! instance that cannot hear the bus never takes the lease), and takes over when:
 //! - the holder died: the kernel (lock file) or the server (advisory lock) drops the lease;
 //! - the holder lost the bus for [`Leadership::step_down_after`]: it gives the lease up
-//!   itself, since what it cannot hear a standby can;
+//!   itself, since what it cannot hear a standby can, and waits two retries before it
+//!   tries again, so a connected standby gets there first;
 //! - the holder lost its database connection: it stops applying at once.
 //!
 //! With `delivery = "jetstream"` a takeover loses and duplicates nothing: the stream keeps
@@ -48,6 +50,9 @@ impl Default for Leadership {
         Leadership { retry_every: DEFAULT_RETRY_EVERY, step_down_after: DEFAULT_STEP_DOWN_AFTER }
     }
 }
+
+/// How often an instance without the bus looks again.
+const BUS_CHECK: Duration = Duration::from_millis(20);
 
 /// Why a term ended.
 #[derive(Clone, Copy)]
@@ -90,6 +95,14 @@ pub async fn serve_elected<T: Transport + Clone, C: Clock>(
                     continue;
                 }
             }
+        }
+        // Without the bus this instance could take the lease but apply nothing: wait for
+        // it (briefly, so the first connection is not a whole retry late).
+        if !transport.is_connected() {
+            if wait_or_stop(leadership.retry_every.min(BUS_CHECK), &mut shutdown).await {
+                return Ok((total, store));
+            }
+            continue;
         }
         let leading = match store.try_lead() {
             Ok(leading) => leading,
@@ -141,6 +154,10 @@ pub async fn serve_elected<T: Transport + Clone, C: Clock>(
                 );
                 store.step_down();
             }
+        }
+        // A standby that can hear the bus gets the first try.
+        if wait_or_stop(leadership.retry_every * 2, &mut shutdown).await {
+            return Ok((total, store));
         }
     }
 }
