@@ -31,6 +31,8 @@ pub struct NatsServer {
     args: Vec<String>,
     /// JetStream's store directory, when enabled.
     store_dir: Option<PathBuf>,
+    /// Environment variables for the server process (a config file's `$NAME`s).
+    env: Vec<(String, String)>,
 }
 
 /// Finds the nats-server binary.
@@ -67,8 +69,20 @@ impl NatsServer {
     pub fn start_with(args: &[&str]) -> NatsServer {
         let binary = nats_server_binary().unwrap_or_else(|hint| panic!("{hint}"));
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, port) = spawn(&binary, -1, &args);
-        NatsServer { child: Some(child), port, binary, args, store_dir: None }
+        let (child, port) = spawn(&binary, -1, &args, &[]);
+        NatsServer { child: Some(child), port, binary, args, store_dir: None, env: Vec::new() }
+    }
+
+    /// Starts a server on a free port from a configuration file (`-c`), with JetStream in
+    /// `store_dir` and `env` set for the process: a config's `$NAME` reads the
+    /// environment, which is how a sample config keeps its passwords out of the file.
+    pub fn start_configured(config: &Path, store_dir: &Path, env: &[(&str, &str)]) -> NatsServer {
+        let binary = nats_server_binary().unwrap_or_else(|hint| panic!("{hint}"));
+        let utf8 = |path: &Path| path.to_str().expect("a UTF-8 path").to_string();
+        let args = vec!["-c".to_string(), utf8(config), "-js".to_string(), "-sd".to_string(), utf8(store_dir)];
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, port) = spawn(&binary, -1, &args, &env);
+        NatsServer { child: Some(child), port, binary, args, store_dir: Some(store_dir.to_path_buf()), env }
     }
 
     /// Starts a server on a free port with JetStream on, its file storage in
@@ -91,9 +105,9 @@ impl NatsServer {
     pub fn start_on(port: u16, args: &[&str]) -> NatsServer {
         let binary = nats_server_binary().unwrap_or_else(|hint| panic!("{hint}"));
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, bound) = spawn(&binary, i32::from(port), &args);
+        let (child, bound) = spawn(&binary, i32::from(port), &args, &[]);
         assert_eq!(bound, port, "nats-server started on another port");
-        NatsServer { child: Some(child), port, binary, args, store_dir: None }
+        NatsServer { child: Some(child), port, binary, args, store_dir: None, env: Vec::new() }
     }
 
     pub fn port(&self) -> u16 {
@@ -147,7 +161,7 @@ impl NatsServer {
     /// Call [`NatsServer::stop`] first for a graceful restart.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, port) = spawn(&self.binary, i32::from(self.port), &self.args);
+        let (child, port) = spawn(&self.binary, i32::from(self.port), &self.args, &self.env);
         assert_eq!(port, self.port, "nats-server came back on another port");
         self.child = Some(child);
     }
@@ -161,10 +175,11 @@ impl Drop for NatsServer {
 
 /// Spawns nats-server on `port` (-1: any free port) and waits for the log line
 /// that says where it listens.
-fn spawn(binary: &PathBuf, port: i32, args: &[String]) -> (Child, u16) {
+fn spawn(binary: &PathBuf, port: i32, args: &[String], env: &[(String, String)]) -> (Child, u16) {
     let mut child = Command::new(binary)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

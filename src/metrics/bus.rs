@@ -12,6 +12,8 @@ pub struct BusMetrics {
     pub connected: Gauge,
     /// Connections after the first: how often the bus came back.
     pub reconnects: Counter,
+    /// Publishes or subscriptions the server refused for want of a permission.
+    pub refused: Counter,
 }
 
 impl BusMetrics {
@@ -21,6 +23,11 @@ impl BusMetrics {
         let bus = registry.sub_registry_with_prefix("rosey_bus");
         bus.register("connected", "1 while the connection to nats-server is up", metrics.connected.clone());
         bus.register("reconnects", "Connections to nats-server after the first", metrics.reconnects.clone());
+        bus.register(
+            "refused",
+            "Publishes or subscriptions nats-server refused (permissions violation)",
+            metrics.refused.clone(),
+        );
         metrics
     }
 
@@ -34,5 +41,10 @@ impl BusMetrics {
 
     pub fn on_disconnected(&self) {
         self.connected.set(0);
+    }
+
+    /// The server refused something this client sent.
+    pub fn on_refused(&self) {
+        self.refused.inc();
     }
 }

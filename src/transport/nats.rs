@@ -101,6 +101,16 @@ async fn connect_options(options: &NatsOptions) -> Result<(async_nats::ConnectOp
                     metrics.on_disconnected();
                     tracing::warn!("[NATS] disconnected; reconnecting");
                 }
+                async_nats::Event::ServerError(async_nats::ServerError::Other(message))
+                    if message.to_ascii_lowercase().contains("permissions violation") =>
+                {
+                    metrics.on_refused();
+                    tracing::error!(
+                        "[NATS] the server refused this client: {message}: nothing was sent there; grant the \
+                         permission to this user in the server's authorization config, or run this command \
+                         as a user that has it"
+                    );
+                }
                 other => tracing::warn!("[NATS] {other}"),
             }
         }
