@@ -26,6 +26,7 @@
 //! stream_max_age_s = 604800      # oldest message kept (0: forever)
 //! stream_max_bytes = 1073741824  # most bytes kept, oldest dropped first
 //! stream_max_msgs = 0            # most messages kept (0: unlimited)
+//! stream_replicas = 1            # copies across a nats-server cluster (3 survives a node loss)
 //! duplicate_window_s = 300       # how long the server drops a republished id
 //! ack_window = 1024              # the bot's unacknowledged publishes at most
 //! ack_wait_ms = 5000             # the db-service's redelivery wait
@@ -125,6 +126,9 @@ pub struct Settings {
     /// JetStream: most messages kept (default 0, unlimited).
     #[arg(long, env = "ROSEY_STREAM_MAX_MSGS", global = true)]
     pub stream_max_msgs: Option<u64>,
+    /// JetStream: the stream's copies across a nats-server cluster (default 1; 3 survives a node loss).
+    #[arg(long, env = "ROSEY_STREAM_REPLICAS", global = true)]
+    pub stream_replicas: Option<usize>,
     /// JetStream: how long the server drops a republished message id, seconds (default 300).
     #[arg(long, env = "ROSEY_DUPLICATE_WINDOW_S", global = true)]
     pub duplicate_window_s: Option<u64>,
@@ -177,6 +181,7 @@ impl std::fmt::Debug for Settings {
             .field("delivery", &self.delivery)
             .field("stream", &self.stream)
             .field("stream_storage", &self.stream_storage)
+            .field("stream_replicas", &self.stream_replicas)
             .field("stream_max_age_s", &self.stream_max_age_s)
             .field("stream_max_bytes", &self.stream_max_bytes)
             .field("stream_max_msgs", &self.stream_max_msgs)
@@ -248,6 +253,7 @@ impl Settings {
             delivery: self.delivery.or(lower.delivery),
             stream: self.stream.or(lower.stream),
             stream_storage: self.stream_storage.or(lower.stream_storage),
+            stream_replicas: self.stream_replicas.or(lower.stream_replicas),
             stream_max_age_s: self.stream_max_age_s.or(lower.stream_max_age_s),
             stream_max_bytes: self.stream_max_bytes.or(lower.stream_max_bytes),
             stream_max_msgs: self.stream_max_msgs.or(lower.stream_max_msgs),
@@ -347,6 +353,9 @@ impl Settings {
         }
         if let Some(msgs) = self.stream_max_msgs {
             settings.stream.max_messages = limit(msgs);
+        }
+        if let Some(replicas) = self.stream_replicas {
+            settings.stream.replicas = replicas.max(1);
         }
         if let Some(window) = self.duplicate_window_s {
             settings.stream.duplicate_window = Duration::from_secs(window);

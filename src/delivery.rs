@@ -90,6 +90,7 @@ impl Default for JetStreamSettings {
                 max_age: DEFAULT_MAX_AGE,
                 max_bytes: Some(DEFAULT_MAX_BYTES),
                 max_messages: None,
+                replicas: 1,
             },
             consumer: ConsumerConfig {
                 durable_name: DEFAULT_DURABLE.to_string(),

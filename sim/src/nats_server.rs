@@ -207,3 +207,71 @@ fn spawn(binary: &PathBuf, port: i32, args: &[String], env: &[(String, String)])
         }
     }
 }
+
+/// A nats-server cluster on loopback: `size` nodes named `n1`, `n2`, ..., each with its
+/// own client port, cluster port and JetStream store under a directory the caller owns,
+/// routed to every other node, so JetStream can keep a stream replicated on all of them.
+pub struct NatsCluster {
+    nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts the nodes (each waits until it listens; the cluster elects its JetStream
+    /// leader afterwards, so a first stream request may have to be retried).
+    ///
+    /// # Panics
+    /// As [`NatsServer::start`].
+    pub fn start(size: usize, store_root: &Path) -> NatsCluster {
+        let client_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let routes: Vec<String> = cluster_ports.iter().map(|port| format!("nats://127.0.0.1:{port}")).collect();
+        let nodes = (0..size)
+            .map(|i| {
+                let store = store_root.join(format!("n{}", i + 1));
+                std::fs::create_dir_all(&store).expect("a node's store directory");
+                let args = [
+                    "-js".to_string(),
+                    "-sd".to_string(),
+                    store.to_str().expect("a UTF-8 path").to_string(),
+                    "--server_name".to_string(),
+                    format!("n{}", i + 1),
+                    "--cluster_name".to_string(),
+                    "rosey".to_string(),
+                    "--cluster".to_string(),
+                    format!("nats://127.0.0.1:{}", cluster_ports[i]),
+                    "--routes".to_string(),
+                    routes.join(","),
+                ];
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let mut node = NatsServer::start_on(client_ports[i], &args);
+                node.store_dir = Some(store);
+                node
+            })
+            .collect();
+        NatsCluster { nodes }
+    }
+
+    /// Every node's client URL, comma-separated: what a client given the whole cluster uses.
+    pub fn urls(&self) -> String {
+        self.nodes.iter().map(NatsServer::url).collect::<Vec<_>>().join(",")
+    }
+
+    /// Node `name` (`n1`, ...).
+    ///
+    /// # Panics
+    /// For a name the cluster does not have.
+    pub fn node(&mut self, name: &str) -> &mut NatsServer {
+        let index =
+            name.strip_prefix('n').and_then(|n| n.parse::<usize>().ok()).filter(|n| (1..=self.nodes.len()).contains(n));
+        let index = index.unwrap_or_else(|| panic!("the cluster has no node {name}"));
+        &mut self.nodes[index - 1]
+    }
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}

@@ -534,6 +534,7 @@ fn events_stream() -> StreamConfig {
         max_age: Duration::ZERO,
         max_bytes: None,
         max_messages: None,
+        replicas: 1,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct StreamConfig {
     pub max_bytes: Option<u64>,
     /// Most messages kept (oldest go first); `None` is unlimited.
     pub max_messages: Option<u64>,
+    /// Copies kept across a cluster's servers (1 on a lone server; 3 survives a node
+    /// loss). The simulated bus is one server and keeps one.
+    pub replicas: usize,
 }
 
 /// A stream's extent right now.

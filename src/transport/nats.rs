@@ -310,6 +310,7 @@ fn stream_config(config: &StreamConfig) -> jetstream::stream::Config {
         max_age: config.max_age,
         max_bytes: to_limit(config.max_bytes),
         max_messages: to_limit(config.max_messages),
+        num_replicas: config.replicas.max(1),
         ..Default::default()
     }
 }
