@@ -8,7 +8,10 @@
 //!   v0.5.0 way of committing, on our journal settings);
 //! - `per_event_v05_journal`: one commit per event with SQLite's defaults as
 //!   v0.5.0 ran (`Journal::V05Default`: rollback journal, `synchronous=FULL`,
-//!   an fsync per commit).
+//!   an fsync per commit);
+//! - `group_commit_postgres`, `per_event_postgres`: the same two ways on a local
+//!   PostgreSQL (a throw-away cluster, `fsync=on`, `synchronous_commit=off`: the
+//!   durability of WAL with `synchronous=NORMAL`).
 //!
 //! One iteration is a batch of events (10,000 / 1,000 / 50, a tenth of that
 //! under `cargo test --benches`); criterion's throughput is events per second.
@@ -27,7 +30,8 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use rosey::clock::FixedClock;
 use rosey::contract::{Command, Subject};
 use rosey::service::{apply_command, command_now};
-use rosey::store::{Journal, Store};
+use rosey::store::{DbLocation, Journal, Store};
+use rosey_sim::postgres_server::PostgresServer;
 
 /// `DbService`'s default `max_batch`.
 const MAX_BATCH: usize = 1024;
@@ -74,6 +78,15 @@ fn ingest_group(c: &mut Criterion) {
     for (name, journal, batch, events) in cases {
         let events = events / scale;
         let mut store = open(&dir.path().join(format!("{name}.db")), journal);
+        group.throughput(Throughput::Elements(events as u64));
+        group.bench_function(name, |b| b.iter(|| ingest(&mut store, &payloads[..events], batch)));
+    }
+    // The same on a local PostgreSQL, durable as SQLite's WAL/NORMAL above.
+    let postgres = PostgresServer::start_with(&["fsync=on", "synchronous_commit=off"]);
+    for (name, batch, events) in [("group_commit_postgres", MAX_BATCH, 10_000), ("per_event_postgres", 0, 1_000)] {
+        let events = events / scale;
+        let mut store = Store::connect(&DbLocation::parse(&postgres.create_database(name)), T0_MS / 1000)
+            .expect("the bench PostgreSQL accepts the store");
         group.throughput(Throughput::Elements(events as u64));
         group.bench_function(name, |b| b.iter(|| ingest(&mut store, &payloads[..events], batch)));
     }

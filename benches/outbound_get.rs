@@ -12,6 +12,7 @@
 //!   transaction; the bot decodes the reply.
 //! - `sim`: the same inside turmoil: the wall time of simulating one request
 //!   (every host's work and turmoil's stepping), not a network latency.
+//! - `live_postgres`: `live` with the db-service on a local PostgreSQL.
 //! - `burst`: meanwhile a publisher floods `message.log` with 50,000 chat
 //!   lines/s (live: its own thread and connection, in 1 ms slices; sim: a
 //!   host publishing 50 per virtual ms), which the db-service applies.
@@ -39,6 +40,7 @@ use rosey::link::{BusLink, DbLink, Outbox};
 use rosey::transport::{NatsTransport, Transport};
 use rosey_sim::bus::{self, SimTransport, BUS_ADDR};
 use rosey_sim::nats_server::NatsServer;
+use rosey_sim::postgres_server::PostgresServer;
 
 /// Chat lines per second during a burst.
 const BURST_PER_SEC: u64 = 50_000;
@@ -100,7 +102,7 @@ fn outbound_get(c: &mut Criterion) {
         )
     });
     let ran = Cell::new(false);
-    let live_pair = |group: &mut criterion::BenchmarkGroup<'_, _>, load: &str| {
+    let live_pair = |group: &mut criterion::BenchmarkGroup<'_, _>, live: &str, load: &str| {
         group.bench_function(BenchmarkId::new("raw_nats", load), |b| {
             ran.set(true);
             b.iter_custom(|iters| runtime.block_on(echoes(&raw, iters, None)))
@@ -108,23 +110,37 @@ fn outbound_get(c: &mut Criterion) {
         percentiles(&ran, &format!("raw_nats_{load}"), 5_000, |n, samples| {
             runtime.block_on(echoes(&raw, n, Some(samples)));
         });
-        group.bench_function(BenchmarkId::new("live", load), |b| {
+        group.bench_function(BenchmarkId::new(live, load), |b| {
             ran.set(true);
             b.iter_custom(|iters| runtime.block_on(polls(&link, iters, None)))
         });
-        percentiles(&ran, &format!("live_{load}"), 5_000, |n, samples| {
+        percentiles(&ran, &format!("{live}_{load}"), 5_000, |n, samples| {
             runtime.block_on(polls(&link, n, Some(samples)));
         });
     };
 
-    live_pair(&mut group, "idle");
+    live_pair(&mut group, "live", "idle");
     let flood = live_flood(&server.url(), BURST_PER_SEC);
-    live_pair(&mut group, "burst");
+    live_pair(&mut group, "live", "burst");
+    let flooded = flood.stop();
+    let report = service.stop();
+    eprintln!(
+        "outbound_get/live/burst: {flooded} chat lines published; the db-service applied {} commands in {} commits",
+        report.applied_total(),
+        report.commits
+    );
+
+    // The same db-service on PostgreSQL (fsync on, synchronous_commit off: WAL/NORMAL's durability).
+    let postgres = PostgresServer::start_with(&["fsync=on", "synchronous_commit=off"]);
+    let service = live_postgres_service(&server.url(), &postgres.url());
+    live_pair(&mut group, "live_postgres", "idle");
+    let flood = live_flood(&server.url(), BURST_PER_SEC);
+    live_pair(&mut group, "live_postgres", "burst");
     let flooded = flood.stop();
     drop(echo);
     let report = service.stop();
     eprintln!(
-        "outbound_get/live/burst: {flooded} chat lines published; the db-service applied {} commands in {} commits",
+        "outbound_get/live_postgres/burst: {flooded} chat lines published; the db-service applied {} commands in {} commits",
         report.applied_total(),
         report.commits
     );

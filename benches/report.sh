@@ -125,26 +125,31 @@ iv=$(per_element ingest/per_event_v05_journal)
 echo "| group commit, WAL (batches of 1,024, as DbService) | $(t "$ig") | $(rate "$ig") | $(ratio "$iv" "$ig") faster |"
 echo "| one commit per event, WAL | $(t "$iw") | $(rate "$iw") | $(ratio "$iv" "$iw") faster |"
 echo "| one commit per event, v0.5.0 journal (DELETE, synchronous=FULL) | $(t "$iv") | $(rate "$iv") | 1x |"
+ipg=$(per_element ingest/group_commit_postgres)
+ipe=$(per_element ingest/per_event_postgres)
+echo "| PostgreSQL, group commit (held lines as two unnest statements per batch) | $(t "$ipg") | $(rate "$ipg") | $(ratio "$iv" "$ipg") faster; $(ratio "$ig" "$ipg") of SQLite's |"
+echo "| PostgreSQL, one commit per event | $(t "$ipe") | $(rate "$ipe") | $(ratio "$iv" "$ipe") faster; $(ratio "$iw" "$ipe") of SQLite's |"
 echo
 
 echo "### outbound.get request/reply"
 echo
-echo "| load | raw NATS echo (floor) | live NATS | sim bus (wall cost of simulating) | live / raw |"
-echo "|---|---|---|---|---|"
+echo "| load | raw NATS echo (floor) | live NATS, SQLite | live NATS, PostgreSQL | sim bus (wall cost of simulating) | live / raw |"
+echo "|---|---|---|---|---|---|"
 for load in idle burst; do
   label="$load"
   [ "$load" = burst ] && label="burst (50,000 chat lines/s)"
   rm_=$(median_ns "outbound_get/raw_nats/$load")
   lm=$(median_ns "outbound_get/live/$load")
+  pm=$(median_ns "outbound_get/live_postgres/$load")
   sm=$(median_ns "outbound_get/sim/$load")
-  echo "| $label: criterion median | $(t "$rm_") | $(t "$lm") | $(t "$sm") | $(ratio "$lm" "$rm_") |"
+  echo "| $label: criterion median | $(t "$rm_") | $(t "$lm") | $(t "$pm") | $(t "$sm") | $(ratio "$lm" "$rm_") |"
   for p in p50 p99; do
-    r=$(pct "raw_nats_$load" "${p}_ns"); l=$(pct "live_$load" "${p}_ns"); s=$(pct "sim_$load" "${p}_ns")
-    echo "| $label: $p | $(t "$r") | $(t "$l") | $(t "$s") | $(ratio "$l" "$r") |"
+    r=$(pct "raw_nats_$load" "${p}_ns"); l=$(pct "live_$load" "${p}_ns"); g=$(pct "live_postgres_$load" "${p}_ns"); s=$(pct "sim_$load" "${p}_ns")
+    echo "| $label: $p | $(t "$r") | $(t "$l") | $(t "$g") | $(t "$s") | $(ratio "$l" "$r") |"
   done
-  r=$(pct "raw_nats_$load" p999_ns); l=$(pct "live_$load" p999_ns); s=$(pct "sim_$load" p999_ns)
-  rx=$(pct "raw_nats_$load" max_ns); lx=$(pct "live_$load" max_ns); sx=$(pct "sim_$load" max_ns)
-  echo "| $label: p99.9 / max | $(t "$r") / $(t "$rx") | $(t "$l") / $(t "$lx") | $(t "$s") / $(t "$sx") | |"
+  r=$(pct "raw_nats_$load" p999_ns); l=$(pct "live_$load" p999_ns); g=$(pct "live_postgres_$load" p999_ns); s=$(pct "sim_$load" p999_ns)
+  rx=$(pct "raw_nats_$load" max_ns); lx=$(pct "live_$load" max_ns); gx=$(pct "live_postgres_$load" max_ns); sx=$(pct "sim_$load" max_ns)
+  echo "| $label: p99.9 / max | $(t "$r") / $(t "$rx") | $(t "$l") / $(t "$lx") | $(t "$g") / $(t "$gx") | $(t "$s") / $(t "$sx") | |"
 done
 echo
 

@@ -275,3 +275,31 @@ fn postgres_errors_never_show_the_password() {
     assert!(!shown.contains("s3cret-pw"), "{shown}");
     assert!(shown.contains("nobody:***@127.0.0.1"), "{shown}");
 }
+
+/// PostgreSQL holds a batch's chat lines and writes them together; when that write fails
+/// it applies them one by one, so exactly the failing line is rejected (reported as a
+/// deferred error) and the rest of the batch stays.
+#[test]
+fn postgres_rejects_exactly_the_held_line_that_fails() -> TestResult {
+    let server = PostgresServer::start();
+    let mut store = connect(&server)?;
+    server.execute(
+        rosey_sim::postgres_server::DATABASE,
+        "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN
+             IF NEW.message = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse_boom BEFORE INSERT ON recent_chat FOR EACH ROW EXECUTE FUNCTION refuse_boom();",
+    );
+    store.begin_batch()?;
+    store.user_joined("alice", 10)?;
+    for (message, at) in [("one", 11), ("boom", 12), ("three", 13)] {
+        assert!(store.user_chat_message("alice", message, at)?, "held: accepted now, written later");
+    }
+    store.commit_batch()?;
+    let rejected = store.take_deferred_errors();
+    assert_eq!(rejected.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["boom"]);
+    let dump = store.dump()?;
+    let kept: Vec<Value> = rows(&dump, "recent_chat").into_iter().map(|r| r[3].clone()).collect();
+    assert_eq!(kept, [json!("one"), json!("three")]);
+    assert_eq!(user(&store, "alice")?.map(|u| u[2].clone()), Some(json!(2)), "two lines counted");
+    Ok(())
+}

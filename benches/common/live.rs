@@ -10,10 +10,11 @@ use rosey::clock::{Clock, SystemClock};
 use rosey::contract::Subject;
 use rosey::delivery::Delivery;
 use rosey::service::{DbService, ServiceConfig, ServiceReport};
+use rosey::store::Store;
 use rosey::transport::{Subscription, Transport};
 use tokio::sync::oneshot;
 
-use super::setup::{flood_line, nats_connect, runtime, wal_store, ECHO_SUBJECT};
+use super::setup::{flood_line, nats_connect, runtime, wal_store, ECHO_SUBJECT, T0_MS};
 
 /// A thread running `body` on its own current-thread runtime until `stop`
 /// fires; joined (and its result returned) by [`Worker::stop`] or on drop.
@@ -65,21 +66,40 @@ impl<R> Drop for Worker<R> {
 /// A db-service on the live server: WAL file at `path`, group commit
 /// (`ServiceConfig::default()`), on its own thread.
 pub fn live_service(url: &str, path: &Path) -> Worker<ServiceReport> {
-    live_service_with(url, path, ServiceConfig::default())
+    let path = path.to_path_buf();
+    live_service_with(url, move || wal_store(&path), ServiceConfig::default())
+}
+
+/// [`live_service`] on a PostgreSQL database (`db_url`): the same service, the other backend.
+pub fn live_postgres_service(url: &str, db_url: &str) -> Worker<ServiceReport> {
+    let db_url = db_url.to_string();
+    let open = move || {
+        Store::connect(&rosey::store::DbLocation::parse(&db_url), T0_MS / 1000).expect("a bench PostgreSQL database")
+    };
+    live_service_with(url, open, ServiceConfig::default())
 }
 
 /// [`live_service`] with JetStream delivery: it creates the stream and
 /// consumes it with the durable consumer.
 pub fn live_jetstream_service(url: &str, path: &Path) -> Worker<ServiceReport> {
-    live_service_with(url, path, ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() })
+    let path = path.to_path_buf();
+    live_service_with(
+        url,
+        move || wal_store(&path),
+        ServiceConfig { delivery: Delivery::Jetstream, ..ServiceConfig::default() },
+    )
 }
 
-fn live_service_with(url: &str, path: &Path, config: ServiceConfig) -> Worker<ServiceReport> {
-    let (url, path) = (url.to_string(), path.to_path_buf());
+fn live_service_with(
+    url: &str,
+    open: impl FnOnce() -> Store + Send + 'static,
+    config: ServiceConfig,
+) -> Worker<ServiceReport> {
+    let url = url.to_string();
     Worker::start("db-service", move |stop, ready| async move {
         let transport = nats_connect(&url, "bench-db-service").await;
         let (ready_tx, ready_rx) = oneshot::channel();
-        let service = DbService::new(transport, wal_store(&path), SystemClock, config).with_ready(ready_tx);
+        let service = DbService::new(transport, open(), SystemClock, config).with_ready(ready_tx);
         let run = service.run(async move {
             let _ = stop.await;
         });

@@ -26,7 +26,7 @@ mod setup;
 mod sim;
 
 pub use feed::{bot_cost, send_all, Drain, Feed, Kind, Step, KINDS};
-pub use live::{live_echo, live_flood, live_jetstream_service, live_service, Worker};
+pub use live::{live_echo, live_flood, live_jetstream_service, live_postgres_service, live_service, Worker};
 pub use percentiles::{criterion_home, write_percentiles, Samples};
 pub use setup::{
     bench_mode, direct_link, flood_line, nats_connect, nats_options, runtime, sim_options, wal_store, CHANNEL_USERS,

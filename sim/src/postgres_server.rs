@@ -1,6 +1,7 @@
 //! A throw-away PostgreSQL server for tests and benches: one cluster per test, made with
 //! `initdb` in a temporary directory (about half a second), started as a child process on
-//! a free loopback port, killed and deleted on drop.
+//! a free loopback port, killed and deleted on drop. Tests run it with `fsync=off`: a
+//! test's database never has to survive a power cut.
 //!
 //! The binaries come from `PG_BIN_DIR`, else the newest `/usr/lib/postgresql/*/bin`
 //! (Debian's `postgresql` package), else `PATH`. `initdb` and `postgres` refuse to run as
@@ -32,6 +33,8 @@ pub struct PostgresServer {
     bin: PathBuf,
     data: PathBuf,
     run_as: Option<(u32, u32)>,
+    /// `-c name=value` settings the server runs with.
+    settings: Vec<String>,
     /// The cluster's directory (data and socket); removed on drop.
     _dir: tempfile::TempDir,
 }
@@ -73,6 +76,14 @@ impl PostgresServer {
     /// # Panics
     /// When PostgreSQL is missing (with [`INSTALL_HINT`]) or does not start.
     pub fn start() -> PostgresServer {
+        PostgresServer::start_with(&["fsync=off"])
+    }
+
+    /// [`PostgresServer::start`] with the server settings given (`name=value`, as `-c`
+    /// takes them): benches run with `fsync=on` and `synchronous_commit=off`, which is
+    /// the durability of SQLite's WAL with `synchronous=NORMAL` they are compared with
+    /// (a power cut may lose the last commits, never corrupt the database).
+    pub fn start_with(settings: &[&str]) -> PostgresServer {
         let bin = postgres_bin_dir().unwrap_or_else(|hint| panic!("{hint}"));
         let run_as = postgres_user_when_root();
         let dir = tempfile::Builder::new().prefix("rosey-pg-").tempdir().expect("a temporary directory");
@@ -90,7 +101,8 @@ impl PostgresServer {
         as_user(&mut initdb, run_as);
         let made = initdb.output().unwrap_or_else(|e| panic!("cannot run initdb: {e}; {INSTALL_HINT}"));
         assert!(made.status.success(), "initdb failed: {}", String::from_utf8_lossy(&made.stderr));
-        let mut server = PostgresServer { child: None, port: 0, bin, data, run_as, _dir: dir };
+        let settings = settings.iter().map(|s| s.to_string()).collect();
+        let mut server = PostgresServer { child: None, port: 0, bin, data, run_as, settings, _dir: dir };
         server.spawn();
         server.create_database(DATABASE);
         server
@@ -154,7 +166,8 @@ impl PostgresServer {
         command
             .arg("-D")
             .arg(&self.data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .args(self.settings.iter().flat_map(|setting| ["-c", setting.as_str()]))
             .arg("-k")
             .arg(&socket_dir)
             .stdout(Stdio::null())

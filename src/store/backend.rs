@@ -135,13 +135,9 @@ impl Store {
         on_backend!(self, store => store.in_batch())
     }
 
-    /// Chat lines a batch accepted and failed to write later (SQLite only holds lines).
+    /// Chat lines a batch accepted and failed to write later.
     pub fn take_deferred_errors(&mut self) -> Vec<DeferredChatError> {
-        match self {
-            Store::Sqlite(store) => store.take_deferred_errors(),
-            #[cfg(feature = "postgres")]
-            Store::Postgres(_) => Vec::new(),
-        }
+        on_backend!(self, store => store.take_deferred_errors())
     }
 
     /// A user joined at `now`.

@@ -16,9 +16,10 @@
 //! open batch (the server rolls it back) and every later operation fails with
 //! [`StoreErrorKind::PostgresUnavailable`] until the store is opened again.
 //!
+//! Chat lines inside a batch are held back and written together, as on SQLite (`pending`).
+//!
 //! # Where it differs
-//! Chat lines are not held back and written together (SQLite's `pending`): every operation
-//! is applied when it arrives, so there are no deferred errors. PostgreSQL's columns are
+//! PostgreSQL's columns are
 //! typed, so a status value SQLite would have kept as text in a number column is refused
 //! ([`StoreErrorKind::UntypedStatusValue`]). PostgreSQL's text cannot hold a NUL character
 //! (SQLite's can): a NUL in any text is stored as U+FFFD, the replacement character, so
@@ -26,10 +27,13 @@
 
 mod copy;
 mod dump;
+mod pending;
 mod schema;
 mod sql;
 mod status;
 mod worker;
+
+use std::cell::{Cell, RefCell};
 
 use serde_json::{Map, Value};
 
@@ -45,8 +49,11 @@ pub struct PgStore {
     worker: Worker,
     /// The server, password removed, for error messages.
     server: String,
-    /// Whether a batch transaction is open on the connection.
-    batch_open: bool,
+    /// Whether a batch transaction is open on the connection. `Cell`s, as on SQLite:
+    /// reads (`&self`) write the held lines first, and that can lose the batch.
+    batch_open: Cell<bool>,
+    /// The open batch's held chat lines (see `pending`).
+    pending: RefCell<pending::PendingChat>,
     /// Whether this session holds the writer's lease (see `store::lease`).
     leading: bool,
 }
@@ -61,7 +68,8 @@ impl PgStore {
     pub fn connect(url: &PostgresUrl, now: UnixSeconds) -> Result<PgStore, StoreError> {
         let server = url.to_string();
         let worker = Worker::connect(url.secret()).map_err(|err| err.on_server(&server))?;
-        let store = PgStore { worker, server, batch_open: false, leading: false };
+        let store =
+            PgStore { worker, server, batch_open: Cell::new(false), pending: RefCell::default(), leading: false };
         store.worker.run(move |conn| schema::migrate(&mut conn.client, now)).map_err(|err| store.here(err))?;
         Ok(store)
     }
@@ -105,23 +113,27 @@ impl PgStore {
 
     /// Opens a group-commit batch; does nothing when one is open.
     pub fn begin_batch(&mut self) -> Result<(), StoreError> {
-        if self.batch_open {
+        if self.batch_open.get() {
             return Ok(());
         }
         self.worker
             .run(|conn| conn.client.batch_execute("BEGIN").map_err(StoreError::postgres))
             .map_err(|err| self.here(err))?;
-        self.batch_open = true;
+        self.batch_open.set(true);
+        // Another process may have changed the database since our last transaction.
+        self.forget_oldest();
         Ok(())
     }
 
     /// Commits the open batch; does nothing when none is open. On failure the batch is
     /// rolled back whole and closed.
     pub fn commit_batch(&mut self) -> Result<(), StoreError> {
-        if !self.batch_open {
+        self.flush_pending();
+        if !self.batch_open.get() {
             return Ok(());
         }
-        self.batch_open = false;
+        self.batch_open.set(false);
+        self.forget_oldest();
         self.worker
             .run(|conn| {
                 let committed = conn.client.batch_execute("COMMIT").map_err(StoreError::postgres);
@@ -135,10 +147,11 @@ impl PgStore {
 
     /// Rolls the open batch back whole and closes it.
     pub fn abort_batch(&mut self) {
-        if !self.batch_open {
+        self.discard_pending();
+        if !self.batch_open.get() {
             return;
         }
-        self.batch_open = false;
+        self.batch_open.set(false);
         if let Err(err) = self.worker.run(|conn| conn.client.batch_execute("ROLLBACK").map_err(StoreError::postgres)) {
             tracing::warn!(error = %self.here(err), "rollback failed");
         }
@@ -146,27 +159,52 @@ impl PgStore {
 
     /// Whether a batch is open.
     pub fn in_batch(&self) -> bool {
-        self.batch_open
+        self.batch_open.get()
     }
 
-    /// Runs one writing operation atomically: its own transaction outside a batch, a
-    /// savepoint inside one. On failure nothing of it stays; when the connection itself
-    /// failed, the open batch is gone with it.
+    /// Runs one writing operation atomically, after the held chat lines: its own
+    /// transaction outside a batch, a savepoint inside one. On failure nothing of it stays;
+    /// when the connection itself failed, the open batch is gone with it.
     fn write<T: Send + 'static>(
-        &mut self,
+        &self,
         op: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let in_batch = self.batch_open;
+        self.flush_pending();
+        self.write_outbound(op)
+    }
+
+    /// [`PgStore::write`] for the outbound queue, whose tables chat lines never touch:
+    /// held lines need not be written first (a poll behind a chat burst does not pay).
+    fn write_outbound<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let in_batch = self.batch_open.get();
         let (result, batch_lost) = self.worker.run(move |conn| Ok(atomically(conn, in_batch, op)))?;
-        if batch_lost && self.batch_open {
+        if result.is_err() {
+            // What the savepoint undid may have held older lines than we know of.
+            self.forget_oldest();
+        }
+        if batch_lost && self.batch_open.get() {
             tracing::warn!(server = %self.server, "PostgreSQL aborted the open batch; its earlier operations are lost");
-            self.batch_open = false;
+            self.batch_open.set(false);
+            self.discard_pending();
         }
         result.map_err(|err| self.here(StoreError::postgres(err)))
     }
 
-    /// Runs a reading operation; inside a batch it sees the batch's writes.
+    /// Runs a reading operation after writing the held chat lines; inside a batch it sees
+    /// the batch's writes.
     fn read<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.flush_pending();
+        self.read_outbound(op)
+    }
+
+    /// [`PgStore::read`] without writing the held lines (as [`PgStore::write_outbound`]).
+    fn read_outbound<T: Send + 'static>(
         &self,
         op: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -213,15 +251,32 @@ impl PgStore {
             return Ok(false);
         }
         let (username, message) = (pg_text(username), pg_text(message));
-        self.write(move |conn| {
+        if self.batch_open.get() {
+            if self.hold_line(username.clone(), message.clone(), now) {
+                return Ok(true);
+            }
+        } else {
+            // Between transactions another process may have written older lines.
+            self.forget_oldest();
+        }
+        let cutoff = now.saturating_sub(RETENTION_SECS);
+        // The DELETE runs only when it can remove something: prepared once, it plans for
+        // any cutoff and scans the table.
+        let expires = self.oldest_line().is_none_or(|oldest| oldest.is_some_and(|oldest| oldest < cutoff));
+        let written = self.write(move |conn| {
             let upsert = conn.statement(sql::UPSERT_CHATTER)?;
             conn.client.execute(&upsert, &[&username, &now])?;
             let insert = conn.statement(sql::INSERT_LINE)?;
             conn.client.execute(&insert, &[&now, &username, &message])?;
-            let expire = conn.statement(sql::EXPIRE)?;
-            conn.client.execute(&expire, &[&now.saturating_sub(RETENTION_SECS)])?;
+            if expires {
+                let expire = conn.statement(sql::EXPIRE)?;
+                conn.client.execute(&expire, &[&cutoff])?;
+            }
             Ok(true)
-        })
+        });
+        // Its DELETE may have removed the oldest lines.
+        self.forget_oldest();
+        written
     }
 
     /// See [`super::SqliteStore::recent_chat`].
@@ -280,7 +335,7 @@ impl PgStore {
             return Err(self.here(StoreError::new(StoreErrorKind::EmptyMessage)));
         }
         let message = pg_text(message);
-        self.write(move |conn| {
+        self.write_outbound(move |conn| {
             let statement = conn.statement(sql::ENQUEUE)?;
             Ok(conn.client.query_one(&statement, &[&now, &message])?.get(0))
         })
@@ -297,7 +352,7 @@ impl PgStore {
             return Err(self.here(StoreError::new(StoreErrorKind::EmptyMessage)));
         }
         let (request_id, message) = (pg_text(request_id), pg_text(message));
-        self.write(move |conn| {
+        self.write_outbound(move |conn| {
             let known = conn.statement(sql::KNOWN_REQUEST)?;
             if let Some(row) = conn.client.query_opt(&known, &[&request_id])? {
                 return Ok(row.get(0));
@@ -321,7 +376,7 @@ impl PgStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.read(move |conn| {
+        self.read_outbound(move |conn| {
             let statement = conn.statement(sql::CANDIDATES)?;
             let rows = conn.client.query(&statement, &[&max_retries])?;
             Ok(rows
@@ -341,7 +396,7 @@ impl PgStore {
 
     /// See [`super::SqliteStore::mark_outbound_sent`].
     pub fn mark_outbound_sent(&mut self, id: i64, now: UnixSeconds) -> Result<bool, StoreError> {
-        self.write(move |conn| {
+        self.write_outbound(move |conn| {
             let statement = conn.statement(sql::MARK_SENT)?;
             Ok(conn.client.execute(&statement, &[&id, &now])? > 0)
         })
@@ -356,7 +411,7 @@ impl PgStore {
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
         let error = pg_text(error);
-        self.write(move |conn| {
+        self.write_outbound(move |conn| {
             let changed = if permanent {
                 let statement = conn.statement(sql::MARK_FAILED_PERMANENT)?;
                 conn.client.execute(&statement, &[&id, &error, &now])?
@@ -390,8 +445,9 @@ impl PgStore {
 
     /// See [`super::SqliteStore::dump`].
     pub fn dump(&self) -> Result<DbDump, StoreError> {
-        let in_batch = self.batch_open;
-        self.read(move |conn| dump::dump(&mut conn.client, in_batch))
+        self.flush_pending();
+        let in_batch = self.batch_open.get();
+        self.read_outbound(move |conn| dump::dump(&mut conn.client, in_batch))
     }
 }
 
@@ -435,7 +491,7 @@ impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
             .field("server", &self.server)
-            .field("batch_open", &self.batch_open)
+            .field("batch_open", &self.batch_open.get())
             .finish_non_exhaustive()
     }
 }
