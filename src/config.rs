@@ -93,7 +93,7 @@ pub struct Settings {
     pub metrics_listen: Option<String>,
     /// The database: an SQLite file (default bot_data.db; also `sqlite:PATH`) or a
     /// PostgreSQL server (`postgres://user:pass@host:port/db`; the password is never shown).
-    #[arg(long, env = "ROSEY_DB", global = true)]
+    #[arg(long, env = "ROSEY_DB", global = true, hide_env_values = true)]
     pub db: Option<String>,
     /// A standby db-service tries the writer's lease this often, ms (default 500).
     #[arg(long, env = "ROSEY_STANDBY_RETRY_MS", global = true)]

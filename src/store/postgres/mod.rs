@@ -52,6 +52,10 @@ pub struct PgStore {
     /// Whether a batch transaction is open on the connection. `Cell`s, as on SQLite:
     /// reads (`&self`) write the held lines first, and that can lose the batch.
     batch_open: Cell<bool>,
+    /// Whether the open batch's transaction has begun on the server: `BEGIN` goes out with
+    /// the batch's first write, so a batch that only reads (a poll) costs no round trips
+    /// of its own.
+    tx_begun: Cell<bool>,
     /// The open batch's held chat lines (see `pending`).
     pending: RefCell<pending::PendingChat>,
     /// Whether this session holds the writer's lease (see `store::lease`).
@@ -68,8 +72,14 @@ impl PgStore {
     pub fn connect(url: &PostgresUrl, now: UnixSeconds) -> Result<PgStore, StoreError> {
         let server = url.to_string();
         let worker = Worker::connect(url.secret()).map_err(|err| err.on_server(&server))?;
-        let store =
-            PgStore { worker, server, batch_open: Cell::new(false), pending: RefCell::default(), leading: false };
+        let store = PgStore {
+            worker,
+            server,
+            batch_open: Cell::new(false),
+            tx_begun: Cell::new(false),
+            pending: RefCell::default(),
+            leading: false,
+        };
         store.worker.run(move |conn| schema::migrate(&mut conn.client, now)).map_err(|err| store.here(err))?;
         Ok(store)
     }
@@ -116,10 +126,8 @@ impl PgStore {
         if self.batch_open.get() {
             return Ok(());
         }
-        self.worker
-            .run(|conn| conn.client.batch_execute("BEGIN").map_err(StoreError::postgres))
-            .map_err(|err| self.here(err))?;
         self.batch_open.set(true);
+        self.tx_begun.set(false);
         // Another process may have changed the database since our last transaction.
         self.forget_oldest();
         Ok(())
@@ -134,6 +142,9 @@ impl PgStore {
         }
         self.batch_open.set(false);
         self.forget_oldest();
+        if !self.tx_begun.replace(false) {
+            return Ok(());
+        }
         self.worker
             .run(|conn| {
                 let committed = conn.client.batch_execute("COMMIT").map_err(StoreError::postgres);
@@ -152,6 +163,9 @@ impl PgStore {
             return;
         }
         self.batch_open.set(false);
+        if !self.tx_begun.replace(false) {
+            return;
+        }
         if let Err(err) = self.worker.run(|conn| conn.client.batch_execute("ROLLBACK").map_err(StoreError::postgres)) {
             tracing::warn!(error = %self.here(err), "rollback failed");
         }
@@ -180,7 +194,9 @@ impl PgStore {
         op: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
         let in_batch = self.batch_open.get();
-        let (result, batch_lost) = self.worker.run(move |conn| Ok(atomically(conn, in_batch, op)))?;
+        let begin = self.begins_batch();
+        let (result, batch_lost) = self.worker.run(move |conn| Ok(atomically(conn, in_batch, begin, op)))?;
+        self.began(begin, batch_lost);
         if result.is_err() {
             // What the savepoint undid may have held older lines than we know of.
             self.forget_oldest();
@@ -191,6 +207,19 @@ impl PgStore {
             self.discard_pending();
         }
         result.map_err(|err| self.here(StoreError::postgres(err)))
+    }
+
+    /// Whether the next write must begin the open batch's transaction first.
+    fn begins_batch(&self) -> bool {
+        self.batch_open.get() && !self.tx_begun.get()
+    }
+
+    /// Notes that a write that had to begin the batch's transaction did (unless the
+    /// batch was lost on the way).
+    fn began(&self, begin: bool, batch_lost: bool) {
+        if begin && !batch_lost {
+            self.tx_begun.set(true);
+        }
     }
 
     /// Runs a reading operation after writing the held chat lines; inside a batch it sees
@@ -446,8 +475,8 @@ impl PgStore {
     /// See [`super::SqliteStore::dump`].
     pub fn dump(&self) -> Result<DbDump, StoreError> {
         self.flush_pending();
-        let in_batch = self.batch_open.get();
-        self.read_outbound(move |conn| dump::dump(&mut conn.client, in_batch))
+        let in_transaction = self.batch_open.get() && self.tx_begun.get();
+        self.read_outbound(move |conn| dump::dump(&mut conn.client, in_transaction))
     }
 }
 
@@ -456,13 +485,20 @@ pub(crate) fn pg_text(text: &str) -> String {
     text.replace('\0', "\u{FFFD}")
 }
 
-/// Runs `op` in a savepoint (inside a batch) or its own transaction; returns its result
-/// and whether the batch was lost on the way.
+/// Runs `op` in a savepoint (inside a batch, whose transaction it begins first when
+/// `begin`) or its own transaction; returns its result and whether the batch was lost on
+/// the way.
 fn atomically<T>(
     conn: &mut Conn,
     in_batch: bool,
+    begin: bool,
     op: impl FnOnce(&mut Conn) -> Result<T, postgres::Error>,
 ) -> (Result<T, postgres::Error>, bool) {
+    if begin {
+        if let Err(err) = conn.client.batch_execute("BEGIN") {
+            return (Err(err), true);
+        }
+    }
     let (begin, end, undo) = if in_batch {
         (
             "SAVEPOINT rosey_op",

@@ -118,8 +118,13 @@ impl PgStore {
             return;
         }
         let in_batch = self.batch_open.get();
+        let begin = self.begins_batch();
         let together = lines.clone();
-        let flushed = self.worker.run(move |conn| Ok(atomically(conn, in_batch, |conn| write_lines(conn, &together))));
+        let flushed =
+            self.worker.run(move |conn| Ok(atomically(conn, in_batch, begin, |conn| write_lines(conn, &together))));
+        if let Ok((_, batch_lost)) = &flushed {
+            self.began(begin, *batch_lost);
+        }
         match flushed {
             Ok((Ok(()), _)) => return,
             Ok((Err(_), true)) | Err(_) => {
