@@ -204,6 +204,7 @@ on_both_backends! {
         store.begin_batch()?;
         store.user_joined("alice", 10)?;
         store.user_chat_message("alice", "in the batch", 11)?;
+        store.log_user_count(9, 9, 11)?;
         assert_eq!(store.recent_chat(5)?.len(), 1, "reads inside a batch see its writes");
         store.abort_batch();
         assert!(!store.in_batch());
@@ -215,9 +216,12 @@ on_both_backends! {
         store.log_user_count(1, 1, 22)?;
         store.commit_batch()?;
         store.commit_batch()?;
+        store.user_chat_message("bob", "after", 23)?;
         let dump = store.dump()?;
         assert!(row(&dump, "user_stats", json!("bob")).is_some(), "the batch survives a failed operation");
-        assert_eq!(rows(&dump, "user_count_history").len(), 1);
+        assert_eq!(rows(&dump, "user_count_history"), vec![vec![json!(1), json!(22), json!(1), json!(1)]],
+            "the aborted batch's id is handed out again, as AUTOINCREMENT does");
+        assert_eq!(rows(&dump, "recent_chat")[0][0], json!(1));
         Ok(())
     }
 

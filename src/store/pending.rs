@@ -229,25 +229,35 @@ fn insert_lines(conn: &Connection, lines: &[PendingLine]) -> Result<(), StoreErr
 }
 
 /// One user's lines in a flush.
-struct Tally {
-    first: UnixSeconds,
-    last: UnixSeconds,
-    lines: i64,
+pub(super) struct Tally {
+    /// The first line's time: `first_seen` for a new user.
+    pub(super) first: UnixSeconds,
+    /// The last line's time: `last_seen`.
+    pub(super) last: UnixSeconds,
+    /// How many lines: added to `total_chat_lines`.
+    pub(super) lines: i64,
+}
+
+/// Folds `(username, now)` lines into one [`Tally`] per user, users in order of first
+/// appearance: what one upsert per line leaves, as one row per user (both backends).
+pub(super) fn tally<'a>(lines: impl Iterator<Item = (&'a str, UnixSeconds)>) -> IndexMap<&'a str, Tally> {
+    let mut tallies: IndexMap<&str, Tally> = IndexMap::new();
+    for (username, now) in lines {
+        tallies
+            .entry(username)
+            .and_modify(|tally| {
+                tally.last = now;
+                tally.lines += 1;
+            })
+            .or_insert(Tally { first: now, last: now, lines: 1 });
+    }
+    tallies
 }
 
 /// Counts the lines for their users, one upsert row per user: what one upsert per line
 /// (`chat::UPSERT_USER`) leaves.
 fn count_lines(conn: &Connection, lines: &[PendingLine]) -> Result<(), StoreError> {
-    let mut tallies: IndexMap<&str, Tally> = IndexMap::new();
-    for line in lines {
-        tallies
-            .entry(line.username.as_str())
-            .and_modify(|tally| {
-                tally.last = line.now;
-                tally.lines += 1;
-            })
-            .or_insert(Tally { first: line.now, last: line.now, lines: 1 });
-    }
+    let tallies = tally(lines.iter().map(|line| (line.username.as_str(), line.now)));
     let users: Vec<(&str, Tally)> = tallies.into_iter().collect();
     for run in runs(&users) {
         let sql = multi_row(

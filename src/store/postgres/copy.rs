@@ -1,6 +1,7 @@
 //! [`Snapshot`]s on PostgreSQL: reading one in a repeatable-read snapshot, and absorbing
-//! one with typed upserts (values converted as SQLite's affinity would store them) and the
-//! `BIGSERIAL` sequences raised past every id the source handed out.
+//! one with typed upserts (values converted as SQLite's affinity would store them) and
+//! `rosey_sequence` (and the `BIGSERIAL` defaults) raised past every id the source handed
+//! out.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use super::super::copy::{copied_tables, Progress, Snapshot, TableCopy};
 use super::super::error::StoreError;
 use super::super::schema::Table;
 use super::dump::dump_table;
+use super::schema::SEQUENCED;
 use super::status::{typed, Affinity, Param};
 use super::PgStore;
 
@@ -25,12 +27,8 @@ impl PgStore {
                     tables.push(dump_table(client, table)?);
                 }
                 let mut sequences = BTreeMap::new();
-                for table in copied_tables().filter(|table| table.key == "id") {
-                    let row = client
-                        .query_one("SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'id'))", &[&table.name])?;
-                    if let Some(seq) = row.get::<_, Option<i64>>(0) {
-                        sequences.insert(table.name.to_owned(), seq);
-                    }
+                for row in client.query("SELECT name, seq FROM rosey_sequence", &[])? {
+                    sequences.insert(row.get::<_, String>(0), row.get::<_, i64>(1));
                 }
                 Ok(Snapshot { tables, sequences })
             })();
@@ -92,16 +90,21 @@ fn absorb_in(
         }
         report.push(TableCopy { name: table.name.to_owned(), read: rows.rows.len() as u64, written });
     }
-    for table in copied_tables().filter(|table| table.key == "id") {
-        let source = snapshot.sequences.get(table.name).copied().unwrap_or(0);
+    for table in SEQUENCED {
+        let source = snapshot.sequences.get(table).copied().unwrap_or(0);
         client
             .execute(
                 &format!(
-                    "SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST($2, MAX(id))) FROM \"{}\" \
-                     HAVING GREATEST($2, MAX(id)) > 0",
-                    table.name
+                    "UPDATE rosey_sequence SET seq = GREATEST(seq, $2, (SELECT COALESCE(MAX(id), 0) FROM \"{table}\")) \
+                     WHERE name = $1"
                 ),
-                &[&table.name, &source],
+                &[&table, &source],
+            )
+            .map_err(StoreError::postgres)?;
+        client
+            .execute(
+                "SELECT setval(pg_get_serial_sequence($1, 'id'), seq) FROM rosey_sequence WHERE name = $1 AND seq > 0",
+                &[&table],
             )
             .map_err(StoreError::postgres)?;
     }

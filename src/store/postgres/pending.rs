@@ -15,20 +15,23 @@
 //! and the lines are applied again one by one, so exactly the failing one is rejected and
 //! reported by [`PgStore::take_deferred_errors`].
 
-use indexmap::IndexMap;
-
 use super::super::chat::RETENTION_SECS;
 use super::super::error::{StoreError, StoreErrorKind};
+use super::super::pending::tally;
 use super::super::{DeferredChatError, UnixSeconds};
 use super::{atomically, sql, PgStore};
 
 /// As SQLite's: `DbService`'s default `max_batch`.
 const MAX_PENDING: usize = 1024;
 
+/// The lines' ids are the next `cardinality` of the table's sequence, in line order.
 const INSERT_LINES: &str = "
-INSERT INTO recent_chat (timestamp, username, message)
-SELECT x.at, x.username, x.message
-FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) WITH ORDINALITY AS x(at, username, message, n)
+WITH next AS (
+    UPDATE rosey_sequence SET seq = seq + cardinality($1::BIGINT[]) WHERE name = 'recent_chat' RETURNING seq
+)
+INSERT INTO recent_chat (id, timestamp, username, message)
+SELECT next.seq - cardinality($1::BIGINT[]) + x.n, x.at, x.username, x.message
+FROM next, unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[]) WITH ORDINALITY AS x(at, username, message, n)
 ORDER BY x.n";
 
 /// One row per user: the first line's time for a new user, the last line's as
@@ -168,25 +171,9 @@ impl PgStore {
     }
 }
 
-/// One user's lines in a flush.
-struct Tally {
-    first: UnixSeconds,
-    last: UnixSeconds,
-    lines: i64,
-}
-
 /// Counts the lines for their users (one folded row each) and appends them, in order.
 fn write_lines(conn: &mut super::worker::Conn, lines: &[PendingLine]) -> Result<(), postgres::Error> {
-    let mut tallies: IndexMap<&str, Tally> = IndexMap::new();
-    for line in lines {
-        tallies
-            .entry(line.username.as_str())
-            .and_modify(|tally| {
-                tally.last = line.now;
-                tally.lines += 1;
-            })
-            .or_insert(Tally { first: line.now, last: line.now, lines: 1 });
-    }
+    let tallies = tally(lines.iter().map(|line| (line.username.as_str(), line.now)));
     let users: Vec<&str> = tallies.keys().copied().collect();
     let firsts: Vec<i64> = tallies.values().map(|t| t.first).collect();
     let lasts: Vec<i64> = tallies.values().map(|t| t.last).collect();

@@ -5,8 +5,11 @@
 //!
 //! Types: SQLite's `INTEGER` columns are `BIGINT` (i64, as SQLite stores them), `REAL` is
 //! `DOUBLE PRECISION`, `TEXT` is `TEXT`, and `INTEGER PRIMARY KEY AUTOINCREMENT` is
-//! `BIGSERIAL` (ids in insert order, never reused, as AUTOINCREMENT; unlike it, an id drawn
-//! by a rolled-back insert is skipped, not handed out again).
+//! `BIGSERIAL`. Our inserts take their ids from `rosey_sequence`, a counter row per table
+//! updated in the inserting transaction, as SQLite's `sqlite_sequence` is: ids in insert
+//! order, never reused, and an id a rolled-back (or crashed) transaction drew is handed
+//! out again, so ids match SQLite's exactly (a `BIGSERIAL`'s sequence is outside
+//! transactions and would leave gaps). The `BIGSERIAL` default stays for other writers.
 
 use postgres::Client;
 
@@ -94,11 +97,18 @@ CREATE TABLE IF NOT EXISTS delivery_progress (
     stream TEXT PRIMARY KEY,
     applied_seq BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rosey_sequence (
+    name TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rosey_schema (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     version BIGINT NOT NULL
 );
 ";
+
+/// The tables whose ids `rosey_sequence` hands out.
+pub(super) const SEQUENCED: [&str; 4] = ["user_actions", "user_count_history", "recent_chat", "outbound_messages"];
 
 /// Serialises schema creation between db-services starting together: concurrent
 /// `CREATE TABLE IF NOT EXISTS` can otherwise collide in PostgreSQL's catalog.
@@ -140,6 +150,16 @@ pub(super) fn migrate(client: &mut Client, now: UnixSeconds) -> Result<(), Store
     .map_err(StoreError::postgres)?;
     tx.execute("INSERT INTO current_status (id, last_updated) VALUES (1, $1) ON CONFLICT DO NOTHING", &[&now])
         .map_err(StoreError::postgres)?;
+    for table in SEQUENCED {
+        tx.execute(
+            &format!(
+                "INSERT INTO rosey_sequence (name, seq) SELECT $1, COALESCE(MAX(id), 0) FROM \"{table}\" \
+                 ON CONFLICT (name) DO NOTHING"
+            ),
+            &[&table],
+        )
+        .map_err(StoreError::postgres)?;
+    }
     tx.execute(
         "INSERT INTO rosey_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = $1",
         &[&SCHEMA_VERSION],

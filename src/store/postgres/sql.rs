@@ -5,7 +5,9 @@
 //! NULLs where `MAX` returns NULL; every use is inside `COALESCE` or behind `IS NOT NULL`,
 //! so the results agree); `ON CONFLICT ... DO UPDATE` names the old row through the
 //! table's alias; a subquery in `FROM` needs an alias; text keys sort with `COLLATE "C"`,
-//! byte order, as SQLite's `BINARY`.
+//! byte order, as SQLite's `BINARY`; ids come from `rosey_sequence` in the inserting
+//! transaction, as SQLite's `AUTOINCREMENT` takes them from `sqlite_sequence` (see
+//! `schema`).
 
 pub(super) const JOIN: &str = "
 INSERT INTO user_stats AS u (username, first_seen, last_seen, current_session_start)
@@ -37,7 +39,9 @@ ON CONFLICT (username) DO UPDATE SET
     total_chat_lines = COALESCE(u.total_chat_lines, 0) + 1,
     last_seen = excluded.last_seen";
 
-pub(super) const INSERT_LINE: &str = "INSERT INTO recent_chat (timestamp, username, message) VALUES ($1, $2, $3)";
+pub(super) const INSERT_LINE: &str = "
+WITH next AS (UPDATE rosey_sequence SET seq = seq + 1 WHERE name = 'recent_chat' RETURNING seq)
+INSERT INTO recent_chat (id, timestamp, username, message) SELECT seq, $1, $2, $3 FROM next";
 
 pub(super) const EXPIRE: &str = "DELETE FROM recent_chat WHERE timestamp < $1";
 
@@ -47,8 +51,9 @@ SELECT timestamp, username, message FROM (
     ORDER BY timestamp DESC, id DESC LIMIT $1
 ) AS newest ORDER BY timestamp, id";
 
-pub(super) const LOG_COUNT: &str =
-    "INSERT INTO user_count_history (timestamp, chat_users, connected_users) VALUES ($1, $2, $3)";
+pub(super) const LOG_COUNT: &str = "
+WITH next AS (UPDATE rosey_sequence SET seq = seq + 1 WHERE name = 'user_count_history' RETURNING seq)
+INSERT INTO user_count_history (id, timestamp, chat_users, connected_users) SELECT seq, $1, $2, $3 FROM next";
 
 /// `$2` is typed explicitly: PostgreSQL cannot infer a type for a parameter that is only
 /// ever compared.
@@ -65,8 +70,9 @@ UPDATE channel_stats SET
 WHERE id = 1 AND ($1 > COALESCE(max_users, 0)
     OR ($2::BIGINT <> 0 AND $2::BIGINT > COALESCE(max_connected, 0)))";
 
-pub(super) const ENQUEUE: &str =
-    "INSERT INTO outbound_messages (timestamp, message, sent) VALUES ($1, $2, 0) RETURNING id";
+pub(super) const ENQUEUE: &str = "
+WITH next AS (UPDATE rosey_sequence SET seq = seq + 1 WHERE name = 'outbound_messages' RETURNING seq)
+INSERT INTO outbound_messages (id, timestamp, message, sent) SELECT seq, $1, $2, 0 FROM next RETURNING id";
 
 pub(super) const KNOWN_REQUEST: &str = "SELECT outbound_id FROM enqueue_requests WHERE request_id = $1";
 
