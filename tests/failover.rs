@@ -75,8 +75,9 @@ impl Setup {
         command
     }
 
+    /// A db-service on the shared database, serving its metrics on a port of its own.
     fn service(&self) -> Logged {
-        Logged::spawn(self.rosey().args(["--db", &self.db, "db-service"]))
+        Logged::spawn(self.rosey().args(["--db", &self.db, "--metrics-listen", "127.0.0.1:0", "db-service"]))
     }
 
     fn bot(&self) -> Logged {
@@ -98,6 +99,19 @@ impl Setup {
     }
 }
 
+/// `rosey_db_applying` and `rosey_db_terms_total` as `service` serves them.
+fn leadership_of(service: &mut Logged) -> (f64, f64) {
+    let line = service.wait_for(METRICS_AT, STEP);
+    let base = support::http::listen_address(&line, METRICS_AT);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (status, text) = runtime.block_on(support::http::http(&base, "GET", "/metrics", &[], ""));
+    assert_eq!(status, 200, "{text}");
+    let read = |series: &str| support::http::sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    (read("rosey_db_applying"), read("rosey_db_terms_total"))
+}
+
+const METRICS_AT: &str = "serving Prometheus metrics at ";
+
 fn failover(postgres: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::new(postgres);
@@ -106,6 +120,8 @@ fn failover(postgres: bool) {
     first.wait_for(CONSUMING, STEP);
     let mut second = setup.service();
     second.wait_for(STANDING_BY, STEP);
+    assert_eq!(leadership_of(&mut first), (1.0, 1.0), "the holder applies");
+    assert_eq!(leadership_of(&mut second), (0.0, 0.0), "the standby does not");
 
     let mut bot = setup.bot();
     let reader = setup.store();
@@ -120,10 +136,12 @@ fn failover(postgres: bool) {
     second.wait_since(mark, HOLDING, STEP);
     second.wait_since(mark, CONSUMING, STEP);
     let takeover = killed.elapsed();
+    assert_eq!(leadership_of(&mut second), (1.0, 1.0), "the standby took over");
 
     // The killed instance comes back as the standby: the lease has a holder.
     let mut restarted = setup.service();
     restarted.wait_for(STANDING_BY, STEP);
+    assert_eq!(leadership_of(&mut restarted), (0.0, 0.0), "the restarted one stands by");
 
     let (status, summary, log) = bot.finish_within(REPLAY, "the bot");
     assert!(status.success(), "the bot: {status:?}\n{log}");

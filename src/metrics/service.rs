@@ -33,6 +33,12 @@ pub struct ServiceMetrics {
     pub jetstream_acks: Counter,
     /// `rosey_db_jetstream_redelivered_total`: redeliveries of applied messages, skipped.
     pub jetstream_redelivered: Counter,
+    /// `rosey_db_applying`: 1 while this instance applies (holds the writer's lease), 0
+    /// while it stands by.
+    pub applying: Gauge,
+    /// `rosey_db_terms_total`: how often this instance started applying (a takeover
+    /// counts one on the instance that took over).
+    pub terms: Counter,
     /// `rosey_db_request_duration_seconds{subject}`: from taking a request up
     /// to sending its reply (its commit included). The bot's histogram of the
     /// same name adds the bus and the wait in the queue.
@@ -54,6 +60,8 @@ impl ServiceMetrics {
             backlog: Gauge::default(),
             jetstream_acks: Counter::default(),
             jetstream_redelivered: Counter::default(),
+            applying: Gauge::default(),
+            terms: Counter::default(),
             request_seconds: request_latency(),
         };
         let db = registry.sub_registry_with_prefix("rosey_db");
@@ -75,6 +83,12 @@ impl ServiceMetrics {
             metrics.commit_seconds.clone(),
         );
         db.register("backlog_commands", "Events waiting to be applied (core delivery)", metrics.backlog.clone());
+        db.register(
+            "applying",
+            "1 while this instance applies (holds the writer's lease), 0 while it stands by",
+            metrics.applying.clone(),
+        );
+        db.register("terms", "How often this instance started applying", metrics.terms.clone());
         db.register("jetstream_acks", "JetStream deliveries acknowledged", metrics.jetstream_acks.clone());
         db.register(
             "jetstream_redelivered",

@@ -280,10 +280,19 @@ impl<T: Transport, C: Clock> DbService<T, C> {
     /// Only when the subscription cannot be made (an invalid subject or queue
     /// group); an unreachable bus is logged and waited out.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
-        match self.config.delivery {
+        let metrics = self.metrics.clone();
+        if let Some(metrics) = &metrics {
+            metrics.applying.set(1);
+            metrics.terms.inc();
+        }
+        let served = match self.config.delivery {
             Delivery::Core => self.run_core(shutdown).await,
             Delivery::Jetstream => self.run_jetstream(shutdown).await,
+        };
+        if let Some(metrics) = &metrics {
+            metrics.applying.set(0);
         }
+        served
     }
 
     async fn run_core(mut self, shutdown: impl Future<Output = ()>) -> Result<(ServiceReport, Store), TransportError> {
