@@ -20,7 +20,7 @@ use rosey::delivery::DEFAULT_STREAM;
 use rosey::store::{DbLocation, Store};
 use rosey_sim::nats_server::NatsServer;
 use rosey_sim::postgres_server::PostgresServer;
-use support::{assert_same_as_direct, direct_dump, fixture_path, load_fixture, wait_until, Logged};
+use support::{assert_same_as_direct, direct_dump, fixture_path, load_fixture, rosey_on, wait_until, Logged};
 use tempfile::TempDir;
 
 const STEP: Duration = Duration::from_secs(20);
@@ -61,17 +61,8 @@ impl Setup {
     }
 
     fn rosey(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rosey"));
-        command.env_remove("ROSEY_CONFIG").env("ROSEY_LOG", "info,async_nats=warn").env("NO_COLOR", "1").args([
-            "--nats-url",
-            &self.nats.url(),
-            "--delivery",
-            "jetstream",
-            "--ack-wait-ms",
-            ACK_WAIT_MS,
-            "--standby-retry-ms",
-            "200",
-        ]);
+        let mut command = rosey_on(&self.nats.url(), "jetstream");
+        command.args(["--ack-wait-ms", ACK_WAIT_MS, "--standby-retry-ms", "200"]);
         command
     }
 

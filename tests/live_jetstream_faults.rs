@@ -33,7 +33,7 @@ use rosey::delivery::DEFAULT_STREAM;
 use rosey::store::Store;
 use rosey::transport::{StreamState, Transport};
 use rosey_sim::nats_server::NatsServer;
-use support::{assert_same_as_direct, connect, direct_dump, fixture_path, load_fixture, wait_until, Logged};
+use support::{assert_same_as_direct, connect, direct_dump, fixture_path, load_fixture, rosey_on, wait_until, Logged};
 use tempfile::TempDir;
 
 /// Long enough for a process start, a log line, a reconnect.
@@ -71,15 +71,8 @@ impl Setup {
     }
 
     fn rosey(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rosey"));
-        command.env_remove("ROSEY_CONFIG").env("ROSEY_LOG", "info,async_nats=warn").env("NO_COLOR", "1").args([
-            "--nats-url",
-            &self.server.url(),
-            "--delivery",
-            "jetstream",
-            "--ack-wait-ms",
-            ACK_WAIT_MS,
-        ]);
+        let mut command = rosey_on(&self.server.url(), "jetstream");
+        command.args(["--ack-wait-ms", ACK_WAIT_MS]);
         command
     }
 

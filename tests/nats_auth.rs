@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use rosey::store::Store;
 use rosey_sim::nats_server::NatsServer;
-use support::{assert_same_as_direct, direct_dump, fixture_path, load_fixture, run_within, wait_until, Logged};
+use support::{
+    assert_same_as_direct, direct_dump, fixture_path, load_fixture, rosey_on, run_within, wait_until, Logged,
+};
 
 const STEP: Duration = Duration::from_secs(20);
 const PASSWORDS: [(&str, &str); 3] = [
@@ -31,17 +33,8 @@ fn rosey_as(server: &NatsServer, user: &str, password: &str) -> Command {
 }
 
 fn rosey_delivering(server: &NatsServer, user: &str, password: &str, delivery: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rosey"));
-    command.env_remove("ROSEY_CONFIG").env("ROSEY_LOG", "info,async_nats=warn").env("NO_COLOR", "1").args([
-        "--nats-url",
-        &server.url(),
-        "--nats-user",
-        user,
-        "--nats-password",
-        password,
-        "--delivery",
-        delivery,
-    ]);
+    let mut command = rosey_on(&server.url(), delivery);
+    command.args(["--nats-user", user, "--nats-password", password]);
     command
 }
 

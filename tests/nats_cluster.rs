@@ -8,14 +8,13 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use rosey::delivery::{JetStreamSettings, DEFAULT_STREAM};
 use rosey::store::Store;
 use rosey::transport::Transport;
 use rosey_sim::nats_server::NatsCluster;
-use support::{assert_same_as_direct, direct_dump, fixture_path, load_fixture, wait_until, Logged};
+use support::{assert_same_as_direct, direct_dump, fixture_path, load_fixture, rosey_on, wait_until, Logged};
 
 const STEP: Duration = Duration::from_secs(30);
 const REPLAY: Duration = Duration::from_secs(120);
@@ -67,17 +66,8 @@ fn killing_the_stream_leader_mid_replay_loses_and_doubles_nothing() {
     let leader_url = cluster.node(&leader).url();
     let db = dir.path().join("rosey.db");
     let rosey = |urls: &str| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rosey"));
-        command.env_remove("ROSEY_CONFIG").env("ROSEY_LOG", "info,async_nats=warn").env("NO_COLOR", "1").args([
-            "--nats-url",
-            urls,
-            "--delivery",
-            "jetstream",
-            "--stream-replicas",
-            "3",
-            "--ack-wait-ms",
-            "2000",
-        ]);
+        let mut command = rosey_on(urls, "jetstream");
+        command.args(["--stream-replicas", "3", "--ack-wait-ms", "2000"]);
         command
     };
     // The db-service knows only the leader; the servers tell it about the others.

@@ -34,6 +34,19 @@ pub async fn connect(url: &str, name: &str) -> NatsTransport {
     NatsTransport::connect(&options(url, name)).await.expect("the test's nats-server accepts connections")
 }
 
+/// The `rosey` binary for a blocking live test (with [`Logged`] or [`run_within`]): no
+/// config file from the environment, plain `info` logs, on `nats_url` with `delivery`.
+pub fn rosey_on(nats_url: &str, delivery: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rosey"));
+    command.env_remove("ROSEY_CONFIG").env("ROSEY_LOG", "info,async_nats=warn").env("NO_COLOR", "1").args([
+        "--nats-url",
+        nats_url,
+        "--delivery",
+        delivery,
+    ]);
+    command
+}
+
 /// The direct-mode reference: the fixture replayed with no bus.
 pub fn direct_dump(fixture: &Fixture) -> DbDump {
     let store = Store::open_in_memory(fixture.header.start_unix_ms / 1000).unwrap();
