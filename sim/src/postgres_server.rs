@@ -153,12 +153,6 @@ impl PostgresServer {
         }
     }
 
-    /// Starts a killed server again on the same port over the same data.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
     fn spawn(&mut self) {
         let port = if self.port == 0 { free_port() } else { self.port };
         let socket_dir = self.data.parent().unwrap_or(Path::new("/tmp")).to_path_buf();

@@ -70,19 +70,20 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 pub fn snapshot_of(location: &DbLocation, now: UnixSeconds) -> Result<Snapshot, StoreError> {
     match location {
         DbLocation::Sqlite(path) => SqliteStore::snapshot_file(path),
-        #[cfg(feature = "postgres")]
-        DbLocation::Postgres(_) => match Store::connect(location, now)? {
-            Store::Postgres(store) => store.snapshot(),
-            Store::Sqlite(store) => store.snapshot(),
-        },
-        #[cfg(not(feature = "postgres"))]
-        DbLocation::Postgres(_) => Store::connect(location, now).and_then(|store| match store {
-            Store::Sqlite(store) => store.snapshot(),
-        }),
+        DbLocation::Postgres(_) => Store::connect(location, now)?.snapshot(),
     }
 }
 
 impl Store {
+    /// Every table and sequence, in one read transaction.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.snapshot(),
+            #[cfg(feature = "postgres")]
+            Store::Postgres(store) => store.snapshot(),
+        }
+    }
+
     /// Upserts `snapshot` into this database in one transaction; see the module docs.
     pub fn absorb(&mut self, snapshot: &Snapshot, progress: Progress) -> Result<Vec<TableCopy>, StoreError> {
         match self {
@@ -107,8 +108,9 @@ impl SqliteStore {
             .execute("VACUUM INTO ?1", [copy.to_string_lossy().as_ref()])
             .map_err(|err| StoreError::from(err).at(Some(path)))?;
         drop(source);
-        let store = SqliteStore::open(&copy, 0).map_err(|err| relocate(err, path))?;
-        store.snapshot().map_err(|err| relocate(err, path))
+        // Errors on the temporary copy are reported against the file the user named.
+        let store = SqliteStore::open(&copy, 0).map_err(|err| err.moved_to(path))?;
+        store.snapshot().map_err(|err| err.moved_to(path))
     }
 
     /// Every table and sequence, in one read transaction.
@@ -165,11 +167,6 @@ impl SqliteStore {
             Ok(report)
         })
     }
-}
-
-/// Reports an error on the temporary copy against the file the user named.
-fn relocate(err: StoreError, path: &Path) -> StoreError {
-    err.moved_to(path)
 }
 
 fn table_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {

@@ -48,12 +48,6 @@ impl DbLocation {
     }
 }
 
-impl From<&Path> for DbLocation {
-    fn from(path: &Path) -> DbLocation {
-        DbLocation::Sqlite(path.to_path_buf())
-    }
-}
-
 impl fmt::Display for DbLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -84,11 +84,6 @@ impl PgStore {
         Ok(store)
     }
 
-    /// The server, password removed.
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-
     /// Takes the writer's lease (a session advisory lock) if no other session holds it.
     pub fn try_lead(&mut self) -> Result<bool, StoreError> {
         if self.leading {
