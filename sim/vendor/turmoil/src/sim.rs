@@ -401,6 +401,107 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// How many steps from now are quiet, at most `max` (rosey patch).
+    ///
+    /// Quiet means that no message on the network becomes deliverable to a
+    /// running host and that no host has a task woken from outside its own
+    /// tick or queued on its runtime. What this cannot see is each host's
+    /// timers: the caller bounds `max` by the earliest deadline its software
+    /// has registered, and [`Sim::step_quiet`] fails if one was missed.
+    pub fn quiet_steps(&self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let running: Vec<IpAddr> = self
+            .rts
+            .iter()
+            .filter(|(_, rt)| rt.is_software_running())
+            .map(|(&addr, _)| addr)
+            .collect();
+        if self
+            .rts
+            .values()
+            .any(|rt| rt.is_software_running() && !rt.is_quiet())
+        {
+            return 0;
+        }
+        let left = self.config.duration.saturating_sub(self.elapsed);
+        let max = max
+            .min(u64::try_from(left.as_nanos() / self.config.tick.as_nanos()).unwrap_or(u64::MAX));
+        let quiet = self
+            .world
+            .borrow()
+            .topology
+            .quiet_ticks(self.config.tick, &running, max);
+        quiet
+    }
+
+    /// Steps the simulation `steps` times through a stretch that
+    /// [`Sim::quiet_steps`] and the caller's timers say is quiet (rosey
+    /// patch): every clock moves as `steps` calls to [`Sim::step`] would
+    /// move it, and the seeded host order is drawn once per step as they
+    /// would draw it, so the rest of the run stays the same as stepping
+    /// tick by tick; but each runtime is woken once, not once per tick.
+    ///
+    /// Fails if a host wakes inside the stretch after all.
+    pub fn step_quiet(&mut self, steps: u64) -> Result<bool> {
+        if steps == 0 {
+            return self.step();
+        }
+        let tick = self.config.tick;
+        let stretch = tick * u32::try_from(steps).map_err(|_| "quiet stretch too long")?;
+        let mut is_finished = true;
+
+        self.world.borrow_mut().topology.tick_by(stretch);
+
+        let (mut running, stopped): (Vec<_>, Vec<_>) = self
+            .rts
+            .iter_mut()
+            .partition(|(_, rt)| rt.is_software_running());
+        if self.config.random_node_order {
+            let rng = &mut self.world.borrow_mut().rng;
+            for _ in 0..steps {
+                running.shuffle(rng);
+            }
+        }
+
+        for (&addr, rt) in running {
+            let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
+            {
+                let mut world = self.world.borrow_mut();
+                world.current = Some(addr);
+                world.current_host_mut().timer.now(rt.now());
+            }
+
+            let is_software_finished = World::enter(&self.world, || rt.tick_quiet(stretch, steps))?;
+
+            if rt.is_client() {
+                is_finished = is_finished && is_software_finished;
+            }
+
+            let mut world = self.world.borrow_mut();
+            world.current = None;
+            world.tick(addr, stretch);
+        }
+
+        for (&addr, _rt) in stopped {
+            let mut world = self.world.borrow_mut();
+            world.tick(addr, stretch);
+        }
+
+        self.elapsed += stretch;
+        self.steps += usize::try_from(steps).unwrap_or(usize::MAX);
+
+        if self.elapsed > self.config.duration && !is_finished {
+            return Err(format!(
+                "Ran for duration: {:?} steps: {} without completing",
+                self.config.duration, self.steps,
+            ))?;
+        }
+
+        Ok(is_finished)
+    }
+
     /// Step the simulation.
     ///
     /// Runs each host in the simulation a fixed duration configured by

@@ -283,6 +283,34 @@ impl Topology {
         link.repair_oneway(a, b);
     }
 
+    /// How many whole ticks of `tick` can pass before a message on the
+    /// network becomes deliverable to one of `running` (rosey patch, quiet
+    /// stepping). 0 while a message waits to be delivered; held messages do
+    /// not count, since only releasing the hold moves them.
+    pub(crate) fn quiet_ticks(&self, tick: Duration, running: &[IpAddr], max: u64) -> u64 {
+        let now = self.rt.now();
+        let mut quiet = max;
+        for link in self.links.values() {
+            let waiting = link
+                .deliverable
+                .iter()
+                .any(|(dst, queue)| !queue.is_empty() && running.contains(dst));
+            if waiting {
+                return 0;
+            }
+            for sent in &link.sent {
+                if let DeliveryStatus::DeliverAfter(at) = sent.status {
+                    // A message due at `at` is delivered in the first step
+                    // whose tick ends at or after it.
+                    let ahead = at.saturating_duration_since(now);
+                    let ticks = ahead.as_nanos().div_ceil(tick.as_nanos()).saturating_sub(1);
+                    quiet = quiet.min(u64::try_from(ticks).unwrap_or(u64::MAX));
+                }
+            }
+        }
+        quiet
+    }
+
     pub(crate) fn tick_by(&mut self, duration: Duration) {
         let _ = self.rt.tick(duration);
         for link in self.links.values_mut() {
