@@ -17,6 +17,7 @@
 //! - [`live`]: the bot in a real channel: a CyTube session as its chat source and sink.
 //! - [`service`]: the db-service (command -> store operation, replies).
 //! - [`chat`], [`clock`], [`trace`]: the injected edges: chat sink, time, run trace.
+//! - [`timers`]: every timer, registered so the simulator can skip quiet stretches.
 //!
 //! Logic never reads the wall clock, iterates a `HashMap`, spawns threads or
 //! draws unseeded randomness: time comes from a [`clock::Clock`] or a
@@ -38,6 +39,7 @@ pub mod markup;
 pub mod metrics;
 pub mod service;
 pub mod store;
+pub mod timers;
 pub mod trace;
 pub mod transport;
 

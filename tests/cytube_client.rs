@@ -148,7 +148,7 @@ async fn next_event_fails_with_ping_timeout_when_the_server_stops_pinging() {
         let mut ws = accept(&mut sockets).await;
         handshake(&mut ws).await;
         for _ in 0..3 {
-            tokio::time::sleep(Duration::from_secs(4)).await;
+            rosey::timers::sleep(Duration::from_secs(4)).await;
             send(&mut ws, "2").await;
             assert_eq!(recv(&mut ws).await, "3");
         }
@@ -263,7 +263,7 @@ async fn next_is_cancel_safe_while_connecting() {
     let server = tokio::spawn(async move {
         let mut ws = accept(&mut sockets).await;
         // A slow server: the open packet comes 3 s after the upgrade.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        rosey::timers::sleep(Duration::from_secs(3)).await;
         handshake(&mut ws).await;
         let frames = [recv(&mut ws).await, recv(&mut ws).await];
         send(&mut ws, r#"42["usercount",3]"#).await;
@@ -276,7 +276,7 @@ async fn next_is_cancel_safe_while_connecting() {
         tokio::select! {
             biased;
             event = session.next() => events.push(event.unwrap()),
-            () = tokio::time::sleep(Duration::from_millis(100)) => cancelled += 1,
+            () = rosey::timers::sleep(Duration::from_millis(100)) => cancelled += 1,
         }
     }
     assert!(cancelled >= 29, "the attempt outlived {cancelled} dropped polls");

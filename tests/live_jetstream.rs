@@ -65,7 +65,7 @@ async fn ack(transport: &NatsTransport, message: &StreamMessage) {
 
 /// The consumer's next delivery, failing the test when none comes in time.
 async fn next_within(consumer: &mut impl StreamConsumer, limit: Duration) -> StreamMessage {
-    tokio::time::timeout(limit, consumer.next())
+    rosey::timers::timeout(limit, consumer.next())
         .await
         .unwrap_or_else(|_| panic!("no delivery within {limit:?}"))
         .expect("the consumer is alive")

@@ -153,7 +153,7 @@ pub fn live_flood(url: &str, per_sec: u64) -> Worker<u64> {
             }
             tokio::select! {
                 _ = &mut stop => break,
-                () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                () = rosey::timers::sleep(Duration::from_millis(1)) => {}
             }
         }
         let _ = transport.flush().await;

@@ -78,7 +78,7 @@ pub async fn sim_wait_for_service(link: &BusLink<SimTransport>) {
         if link.request(poll, Duration::from_secs(1)).await.is_ok() {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        rosey::timers::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -101,6 +101,6 @@ pub async fn sim_flood_host(per_ms: u64) -> HostResult {
             seq += 1;
             transport.publish(Subject::MessageLog.as_str(), flood_line(seq, T0_MS)).await?;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        rosey::timers::sleep(Duration::from_millis(1)).await;
     }
 }

@@ -205,7 +205,7 @@ impl Browser {
                     "timed out after {timeout:?} waiting for `{js_condition}` to become truthy; last attempt: {last_seen}"
                 ));
             }
-            tokio::time::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now()))).await;
+            rosey::timers::sleep(POLL_INTERVAL.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
     }
 
@@ -312,7 +312,7 @@ impl Cdp {
     async fn connect(url: &str) -> Result<Cdp, String> {
         let builder =
             ClientBuilder::new().uri(url).map_err(|error| format!("bad DevTools address {url:?}: {error}"))?;
-        let connecting = tokio::time::timeout(COMMAND_TIMEOUT, builder.connect());
+        let connecting = rosey::timers::timeout(COMMAND_TIMEOUT, builder.connect());
         let (socket, _response) = connecting
             .await
             .map_err(|_| format!("connecting to Chromium's DevTools at {url} timed out after {COMMAND_TIMEOUT:?}"))?
@@ -347,7 +347,7 @@ impl Cdp {
             self.send(&command, method).await?;
             self.read_reply(id, method).await
         };
-        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+        rosey::timers::timeout(timeout, exchange).await.unwrap_or_else(|_| {
             Err(CallFailure::Transport(format!(
                 "CDP {method} got no reply within {timeout:?}: Chromium is hung or overloaded"
             )))
@@ -382,7 +382,7 @@ impl Cdp {
             }
             Ok(())
         };
-        tokio::time::timeout(COMMAND_TIMEOUT, waiting).await.unwrap_or_else(|_| {
+        rosey::timers::timeout(COMMAND_TIMEOUT, waiting).await.unwrap_or_else(|_| {
             Err(format!(
                 "CDP Page.navigate: {url} fired no load event within {COMMAND_TIMEOUT:?}: a script, image or \
                  request on the page never completes, or the server stopped answering"
@@ -481,14 +481,14 @@ impl ChromiumProcess {
     async fn wait_for_exit(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            tokio::time::sleep(POLL_INTERVAL).await;
+            rosey::timers::sleep(POLL_INTERVAL).await;
         }
     }
 }
 
 impl StartedChromium {
     async fn wait_for_devtools_url(mut self) -> Result<(ChromiumProcess, String), String> {
-        match tokio::time::timeout(LAUNCH_TIMEOUT, self.devtools_url).await {
+        match rosey::timers::timeout(LAUNCH_TIMEOUT, self.devtools_url).await {
             Ok(Ok(url)) => Ok((self.process, url)),
             Ok(Err(_)) => {
                 Err(self.process.failure("chromium closed its stderr without printing a DevTools address").await)

@@ -148,7 +148,7 @@ impl<L: DbLink> DbLink for FaultyLink<L> {
         }
         let sent_at = tokio::time::Instant::now();
         let _lost = self.inner.request(command, timeout).await;
-        tokio::time::sleep_until(sent_at + timeout).await;
+        rosey::timers::sleep_until(sent_at + timeout).await;
         Err(TransportError::TimedOut.into())
     }
 
@@ -225,7 +225,7 @@ impl<T: Transport> Transport for FaultyTransport<T> {
     ) -> Result<PendingAck, TransportError> {
         if Subject::parse(subject).is_some_and(|subject| self.drops.drop_now(subject)) {
             return Ok(Box::pin(async {
-                tokio::time::sleep(LOST_ACK_TIMEOUT).await;
+                rosey::timers::sleep(LOST_ACK_TIMEOUT).await;
                 Err(TransportError::TimedOut)
             }));
         }

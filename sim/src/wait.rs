@@ -27,7 +27,7 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut probe:
             return value;
         }
         assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
-        tokio::time::sleep(POLL).await;
+        rosey::timers::sleep(POLL).await;
     }
 }
 

@@ -245,7 +245,7 @@ macro_rules! conformance {
             #[tokio::test]
             async fn live() {
                 let mut bus = super::Flavour::$flavour.live_bus();
-                tokio::time::timeout(std::time::Duration::from_secs(60), super::$check(&mut bus))
+                rosey::timers::timeout(std::time::Duration::from_secs(60), super::$check(&mut bus))
                     .await
                     .expect("the check finishes within a minute");
             }
@@ -310,7 +310,7 @@ async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + DEADLINE;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        rosey::timers::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -545,7 +545,7 @@ fn durable() -> ConsumerConfig {
 
 /// The consumer's next message, failing the check past the deadline.
 async fn next_message(consumer: &mut impl StreamConsumer) -> StreamMessage {
-    tokio::time::timeout(DEADLINE, consumer.next())
+    rosey::timers::timeout(DEADLINE, consumer.next())
         .await
         .unwrap_or_else(|_| panic!("no delivery within {DEADLINE:?}"))
         .expect("the consumer is alive")
@@ -651,7 +651,7 @@ async fn js_a_repeated_msg_id_is_a_duplicate_stored_once<B: Bus>(bus: &mut B) {
     assert_eq!(acked_seq(&client, "ev.chat", "a").await, (1, true), "the original's sequence");
     assert_eq!(extent(client.stream_state("EVENTS").await.unwrap()), (1, 2, 2), "stored once");
     // The window closing is the behaviour under test: time passing is the point.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    rosey::timers::sleep(Duration::from_secs(3)).await;
     assert_eq!(acked_seq(&client, "ev.chat", "a").await, (3, false));
     assert_eq!(extent(client.stream_state("EVENTS").await.unwrap()), (1, 3, 3));
 }
@@ -741,7 +741,7 @@ async fn js_the_durable_consumer_redelivers_what_is_not_acked<B: Bus>(bus: &mut 
     }
     ack_floor_reaches(&consumer, 5).await;
     // Nothing acked comes back: the passage of two more ack_waits is the point.
-    tokio::time::sleep(ACK_WAIT * 2).await;
+    rosey::timers::sleep(ACK_WAIT * 2).await;
     client.round_trip().await.unwrap();
     assert_eq!(consumer.try_next(), None, "an acked message was delivered again");
 
@@ -901,7 +901,7 @@ fn sim_bus_forgets_a_silent_connection() -> turmoil::Result {
         assert_eq!(payloads(&drain(&mut jobs)), ["1", "3"]);
         // The behaviour under test is the bus's own timeout, so here time
         // passing is the point, not a stand-in for a signal.
-        tokio::time::sleep(Duration::from_secs(7)).await;
+        rosey::timers::sleep(Duration::from_secs(7)).await;
         for n in 4..8 {
             worker.publish("job", Bytes::from(n.to_string())).await?;
         }
@@ -1127,7 +1127,7 @@ fn sim_speed() -> turmoil::Result {
         }
         record.lock().unwrap().push(("round_trip", ROUND_TRIPS, wall.elapsed(), sim_start.elapsed()));
         let (wall, sim_start) = (std::time::Instant::now(), Instant::now());
-        tokio::time::sleep(Duration::from_secs(600)).await;
+        rosey::timers::sleep(Duration::from_secs(600)).await;
         record.lock().unwrap().push(("idle 10 min, 2 clients", 0, wall.elapsed(), sim_start.elapsed()));
         Ok(())
     });

@@ -40,7 +40,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// The next text frame, or `None` when the connection ended.
     async fn frame(&mut self) -> Option<String> {
         loop {
-            let next = tokio::time::timeout(self.patience, self.ws.next()).await.expect("a frame in time");
+            let next = rosey::timers::timeout(self.patience, self.ws.next()).await.expect("a frame in time");
             match next {
                 Some(Ok(message)) if message.is_text() => {
                     let text = message.as_text().unwrap().to_string();

@@ -132,7 +132,7 @@ pub async fn record(
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => crate::timers::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

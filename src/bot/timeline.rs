@@ -60,7 +60,7 @@ impl Timeline for TokioTimeline {
 
     async fn sleep_until(&mut self, t: i64) {
         let real_ms = (t.max(0) as f64 / self.speed) as u64;
-        tokio::time::sleep_until(self.origin + Duration::from_millis(real_ms)).await;
+        crate::timers::sleep_until(self.origin + Duration::from_millis(real_ms)).await;
     }
 
     fn is_instant(&self) -> bool {

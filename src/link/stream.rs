@@ -132,7 +132,7 @@ impl StreamOutbox {
                 // The window is full and the server unreachable: the bot
                 // waits here (what it would lose otherwise is the newest command).
                 tracing::debug!(%error, "[NATS] ack window full; waiting for the server");
-                tokio::time::sleep(RETRY_PAUSE).await;
+                crate::timers::sleep(RETRY_PAUSE).await;
             }
         }
         let seq = self.next_seq.get() + 1;
@@ -169,7 +169,7 @@ impl StreamOutbox {
     /// what needs it; gives up after `timeout` (the rest stays in the window).
     pub(super) async fn settle_all<T: Transport>(&self, transport: &T, timeout: Duration) -> Result<(), LinkError> {
         let through = Until::Through(self.next_seq.get());
-        match tokio::time::timeout(timeout, self.settle(transport, through)).await {
+        match crate::timers::timeout(timeout, self.settle(transport, through)).await {
             Ok(result) => result,
             Err(_) => Err(LinkError::Transport(TransportError::TimedOut)),
         }
@@ -411,7 +411,7 @@ mod tests {
 
         transport.ack_next();
         let bob = joined("bob");
-        let send = tokio::time::timeout(Duration::from_secs(5), outbox.send(&transport, &bob));
+        let send = crate::timers::timeout(Duration::from_secs(5), outbox.send(&transport, &bob));
         send.await.expect("the send found room without the suspended poll").unwrap();
         assert_eq!(*transport.published.borrow(), ["bot-t-1", "bot-t-2"]);
         assert_eq!(outbox.stats().acked, 1);

@@ -78,7 +78,7 @@ async fn until_answered<T, F: Future<Output = Result<T, TransportError>>>(
         match step().await {
             Err(error @ (TransportError::TimedOut | TransportError::Disconnected(_))) => {
                 tracing::warn!(%error, "[NATS] cannot {what} yet; retrying");
-                tokio::time::sleep(SETUP_RETRY).await;
+                crate::timers::sleep(SETUP_RETRY).await;
             }
             other => return other,
         }
@@ -183,7 +183,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
                 () = &mut shutdown => break,
                 // Another instance sharing the database may apply what a
                 // parked read waits for: look again now and then.
-                () = tokio::time::sleep(PARKED_RECHECK), if !parked.is_empty() => {
+                () = crate::timers::sleep(PARKED_RECHECK), if !parked.is_empty() => {
                     self.catch_up_with_database(&stream, &mut progress);
                     self.answer_parked(progress, &mut parked).await;
                 }
@@ -215,7 +215,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
             }
         }
         let drain = self.config.drain_timeout;
-        match tokio::time::timeout(drain, self.transport.flush()).await {
+        match crate::timers::timeout(drain, self.transport.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "[NATS] flush of the last acks failed; they will be redelivered"),
             Err(_) => tracing::warn!(?drain, "[NATS] the last acks could not be flushed in time"),

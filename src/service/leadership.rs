@@ -167,7 +167,7 @@ async fn cut_off<T: Transport>(transport: &T, limit: Duration) {
     let check = (limit / 10).max(Duration::from_millis(10));
     let mut down_for = Duration::ZERO;
     loop {
-        tokio::time::sleep(check).await;
+        crate::timers::sleep(check).await;
         if transport.is_connected() {
             down_for = Duration::ZERO;
         } else {
@@ -183,6 +183,6 @@ async fn cut_off<T: Transport>(transport: &T, limit: Duration) {
 async fn wait_or_stop(pause: Duration, shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
     tokio::select! {
         () = shutdown.as_mut() => true,
-        () = tokio::time::sleep(pause) => false,
+        () = crate::timers::sleep(pause) => false,
     }
 }

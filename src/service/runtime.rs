@@ -337,7 +337,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         // go. With the server gone the round trip never ends, so it gets the
         // drain timeout; what has arrived is committed either way.
         let drain = self.config.drain_timeout;
-        match tokio::time::timeout(drain, self.transport.round_trip()).await {
+        match crate::timers::timeout(drain, self.transport.round_trip()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "[NATS] round trip at shutdown failed; draining what arrived"),
             Err(_) => {
@@ -350,7 +350,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         }
         self.report.dropped = std::mem::take(&mut self.lanes.dropped);
         self.report.backlog_peak = self.lanes.backlog_peak as u64;
-        match tokio::time::timeout(drain, self.transport.flush()).await {
+        match crate::timers::timeout(drain, self.transport.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "[NATS] flush of the last replies failed"),
             Err(_) => tracing::warn!(?drain, "[NATS] the last replies could not be flushed in time"),
@@ -460,7 +460,7 @@ impl<T: Transport, C: Clock> DbService<T, C> {
         if let Some(delay) = &self.commit_delay {
             let pause = delay();
             if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
+                crate::timers::sleep(pause).await;
             }
         }
     }

@@ -163,7 +163,7 @@ impl Transport for NatsTransport {
         let mut publish = std::pin::pin!(self.client.publish(subject.to_string(), payload));
         let published = match futures::poll!(publish.as_mut()) {
             std::task::Poll::Ready(published) => published,
-            std::task::Poll::Pending => tokio::time::timeout(QUEUE_TIMEOUT, publish).await.map_err(|_| {
+            std::task::Poll::Pending => crate::timers::timeout(QUEUE_TIMEOUT, publish).await.map_err(|_| {
                 TransportError::Disconnected("the connection is down and its send buffer is full".into())
             })?,
         };
@@ -220,7 +220,7 @@ impl Transport for NatsTransport {
                 None => Err(TransportError::Disconnected("round trip subscription closed".into())),
             }
         };
-        tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo).await.unwrap_or(Err(TransportError::TimedOut))
+        crate::timers::timeout(ROUND_TRIP_TIMEOUT, echo).await.unwrap_or(Err(TransportError::TimedOut))
     }
 
     fn is_connected(&self) -> bool {

@@ -71,7 +71,7 @@ impl Process {
 
     pub async fn finish(mut self) -> (std::process::ExitStatus, String, String) {
         let mut stdout = self.child.stdout.take().expect("stdout is piped");
-        let status = tokio::time::timeout(PATIENCE, self.child.wait()).await.expect("exits in time").unwrap();
+        let status = rosey::timers::timeout(PATIENCE, self.child.wait()).await.expect("exits in time").unwrap();
         let mut out = String::new();
         tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut out).await.unwrap();
         within("the log to be read to its end", &mut self.reader).await.unwrap();
@@ -84,10 +84,10 @@ pub async fn eventually<F: Future<Output = bool>>(what: &str, mut condition: imp
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !condition().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        rosey::timers::sleep(Duration::from_millis(50)).await;
     }
 }
 
 pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    rosey::timers::timeout(PATIENCE, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }

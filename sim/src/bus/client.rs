@@ -162,7 +162,7 @@ impl Transport for SimTransport {
                 None => Err(TransportError::Disconnected("the client was closed".into())),
             }
         };
-        tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(TransportError::TimedOut))
+        rosey::timers::timeout(timeout, exchange).await.unwrap_or(Err(TransportError::TimedOut))
     }
 
     async fn subscribe(&self, subject: &str, queue_group: Option<&str>) -> Result<SimSubscription, TransportError> {
@@ -184,7 +184,7 @@ impl Transport for SimTransport {
     async fn round_trip(&self) -> Result<(), TransportError> {
         let (done, pong) = oneshot::channel();
         self.shared.push(&mut self.shared.lock(), Outgoing::RoundTrip(done));
-        match tokio::time::timeout(ROUND_TRIP_TIMEOUT, pong).await {
+        match rosey::timers::timeout(ROUND_TRIP_TIMEOUT, pong).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(TransportError::Disconnected("connection lost before the PONG".into())),
             Err(_) => Err(TransportError::TimedOut),

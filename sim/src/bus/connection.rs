@@ -44,9 +44,9 @@ pub(crate) async fn maintain(shared: Weak<ClientShared>) {
         attempts += 1;
         let delay = reconnect_delay(attempts);
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            rosey::timers::sleep(delay).await;
         }
-        let stream = match tokio::time::timeout(options.connect_timeout, TcpStream::connect(addr.as_str())).await {
+        let stream = match rosey::timers::timeout(options.connect_timeout, TcpStream::connect(addr.as_str())).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 tracing::debug!(name = %options.name, attempts, %error, "[NATS] connect failed");
@@ -128,7 +128,7 @@ async fn read_loop(
     options: &SimBusOptions,
 ) -> Option<String> {
     let mut buf = BytesMut::with_capacity(8 * 1024);
-    let mut ticker = tokio::time::interval_at(Instant::now() + options.ping_interval, options.ping_interval);
+    let mut ticker = rosey::timers::interval_at(Instant::now() + options.ping_interval, options.ping_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // The one liveness PING in flight: its token and when it was queued.
     let mut outstanding: Option<(u64, Instant)> = None;
@@ -147,7 +147,7 @@ async fn read_loop(
         let deadline = outstanding.map(|(_, sent)| sent + options.ping_timeout);
         tokio::select! {
             biased;
-            () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+            () = rosey::timers::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 weak.upgrade()?.lock().stats.ping_timeouts += 1;
                 return Some(format!("no PONG within {:?}: the connection is dead", options.ping_timeout));
             }

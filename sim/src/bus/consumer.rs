@@ -132,7 +132,7 @@ impl Puller {
                         }
                     }
                 },
-                () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                () = rosey::timers::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     outstanding = None;
                 }
                 // A (re)connect or a dequeue: look at the generation again.
@@ -164,7 +164,7 @@ impl Puller {
     async fn take(&self, delivery: Delivery, outstanding: &mut Option<Outstanding>) -> bool {
         if delivery.no_responders {
             tracing::warn!(subject = %self.subject, "[NATS] no consumer answers pulls; retrying");
-            tokio::time::sleep(RETRY_DELAY).await;
+            rosey::timers::sleep(RETRY_DELAY).await;
             *outstanding = None;
             return true;
         }

@@ -89,7 +89,7 @@ pub(crate) async fn publish_with_ack(
     let frame = Frame::Pub { subject: subject.to_string(), reply: Some(inbox), msg_id, expected_last_msg_id, payload };
     transport.enqueue_publish(frame.to_bytes()).await?;
     Ok(Box::pin(async move {
-        match tokio::time::timeout(JETSTREAM_TIMEOUT, ack_sub.next_delivery()).await {
+        match rosey::timers::timeout(JETSTREAM_TIMEOUT, ack_sub.next_delivery()).await {
             Err(_) => Err(TransportError::TimedOut),
             Ok(None) => Err(TransportError::Disconnected("the client was closed".into())),
             Ok(Some(Delivery { no_responders: true, .. })) => Err(TransportError::NoResponders),

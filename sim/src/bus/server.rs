@@ -156,7 +156,7 @@ impl Connection {
     async fn read_loop(&mut self) -> String {
         let mut buf = BytesMut::with_capacity(8 * 1024);
         let start = tokio::time::Instant::now() + self.options.ping_interval;
-        let mut ping = tokio::time::interval_at(start, self.options.ping_interval);
+        let mut ping = rosey::timers::interval_at(start, self.options.ping_interval);
         let mut pings_out = 0u32;
         let mut token = 0u64;
         loop {
@@ -237,7 +237,7 @@ async fn jetstream_timer(router: Arc<Mutex<Router>>) {
             None => Duration::from_secs(3600),
         };
         tokio::select! {
-            () = tokio::time::sleep(sleep) => {}
+            () = rosey::timers::sleep(sleep) => {}
             () = wake.notified() => {}
         }
     }

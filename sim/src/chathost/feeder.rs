@@ -84,7 +84,7 @@ pub async fn feed_with(fixture: Fixture, fake: FakeCytube, faults: Vec<Fault>, n
     for (at_ms, _, step) in schedule {
         let wait = at_ms - now();
         if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            rosey::timers::sleep(Duration::from_millis(wait as u64)).await;
         }
         match step {
             Step::Event(event) => users.apply(event),

@@ -190,7 +190,7 @@ async fn run_timers(shared: Arc<Shared>) {
             Some(at) if at <= now => shared.with(|fake| fake.fire_timers()),
             Some(at) => {
                 tokio::select! {
-                    () = tokio::time::sleep(at - now) => {}
+                    () = rosey::timers::sleep(at - now) => {}
                     () = shared.timers.notified() => {}
                 }
             }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use rosey::timers::sleep_until;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 use tokio_websockets::{Message, WebSocketStream};
 
 use super::packet::{self, ClientPacket};
@@ -40,7 +41,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     // engine.io reports the close at once; the close handshake follows.
     shared.with(|fake| fake.close_conn(conn));
     if let Ending::Close(_) = &reason {
-        let _ = tokio::time::timeout(CLOSE_GRACE, ws.close()).await;
+        let _ = rosey::timers::timeout(CLOSE_GRACE, ws.close()).await;
     }
 }
 

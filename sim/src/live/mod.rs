@@ -227,7 +227,7 @@ impl Stack {
         self.stop.send_replace(true);
         let tasks: Vec<(String, ServiceTask)> = std::mem::take(&mut *self.services.borrow_mut()).into_iter().collect();
         for (host, task) in tasks {
-            match tokio::time::timeout(Duration::from_secs(30), task).await {
+            match rosey::timers::timeout(Duration::from_secs(30), task).await {
                 Ok(Ok(Ok(report))) => self.reports.borrow_mut().push(report),
                 Ok(Ok(Err(error))) => self.errors.borrow_mut().push(format!("{host}: {error}")),
                 Ok(Err(error)) => self.errors.borrow_mut().push(format!("{host}: {error}")),
@@ -310,7 +310,7 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         let faults = faults.clone();
         tokio::task::spawn_local(async move {
             for (at, index, starts) in transitions {
-                tokio::time::sleep_until(origin + real(at, speed)).await;
+                rosey::timers::sleep_until(origin + real(at, speed)).await;
                 stack.transition(&faults[index], starts).await;
             }
         })
@@ -463,7 +463,7 @@ impl Play<'_> {
             crate::world::settle_stream(bus).await;
             report.jetstream = bus.stream_stats();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(10), bus.transport().round_trip()).await;
+        let _ = rosey::timers::timeout(Duration::from_secs(10), bus.transport().round_trip()).await;
         Ok(Played { report, chat, outbox: bus.outbox_stats(), dropped: link.dropped() })
     }
 }

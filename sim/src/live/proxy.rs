@@ -97,7 +97,7 @@ async fn pump(
         }
         let latency = state.borrow().latency_ms;
         if latency > 0 {
-            tokio::time::sleep(Duration::from_millis(latency)).await;
+            rosey::timers::sleep(Duration::from_millis(latency)).await;
         }
         if to.write_all(&buffer[..n]).await.is_err() {
             break;

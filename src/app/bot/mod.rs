@@ -229,7 +229,7 @@ async fn settle<T: Transport>(link: &BusLink<T>, drain: Duration, report: &mut R
         return;
     }
     if link.unconfirmed() > 0 {
-        match tokio::time::timeout(drain, link.transport().round_trip()).await {
+        match crate::timers::timeout(drain, link.transport().round_trip()).await {
             Ok(Ok(())) => link.confirmed(),
             Ok(Err(error)) => tracing::warn!(%error, "[NATS] final round trip failed"),
             Err(_) => tracing::warn!(?drain, "[NATS] the server did not answer the final round trip in time"),

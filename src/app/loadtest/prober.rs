@@ -115,7 +115,7 @@ async fn probe_until_drained(
     let mut next = Instant::now() + every;
     let mut flood_over: Option<Instant> = None;
     loop {
-        tokio::time::sleep_until(next.into()).await;
+        crate::timers::sleep_until(next.into()).await;
         next += every;
         if progress.is_done() {
             let since = *flood_over.get_or_insert_with(Instant::now);

@@ -102,7 +102,7 @@ async fn run<T: Transport>(
                     && !stopped()
                     && started.elapsed() < args.duration
                 {
-                    let _ = tokio::time::timeout(args.probe_every * 10, progress.read.notified()).await;
+                    let _ = crate::timers::timeout(args.probe_every * 10, progress.read.notified()).await;
                 }
             }
             let due = match args.rate {
@@ -112,7 +112,7 @@ async fn run<T: Transport>(
             if due <= generated {
                 let Rate::PerSecond(rate) = args.rate else { unreachable!("max is always due") };
                 let next = started + Duration::from_secs_f64((generated + 1) as f64 / rate as f64);
-                tokio::time::sleep_until(next.into()).await;
+                crate::timers::sleep_until(next.into()).await;
                 continue;
             }
             let until = due.min(generated + CHUNK);
@@ -134,11 +134,11 @@ async fn run<T: Transport>(
         let mut interrupted = false;
         while !progress.is_done() {
             if interrupted {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                crate::timers::sleep(Duration::from_millis(100)).await;
             } else {
                 tokio::select! {
                     () = &mut shutdown => { interrupted = true; progress.stop.store(true, Ordering::Relaxed) }
-                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = crate::timers::sleep(Duration::from_millis(100)) => {}
                 }
             }
             let elapsed = started.elapsed();

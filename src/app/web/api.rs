@@ -124,7 +124,7 @@ struct Update<'a> {
 /// Server-sent events: a `snapshot` event at once, then one whenever what
 /// the page shows changed (looked at every second).
 pub(super) async fn events(State(state): Shared) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let ticks = tokio::time::interval(UPDATE_EVERY);
+    let ticks = crate::timers::interval(UPDATE_EVERY);
     let stream = futures::stream::unfold((state, ticks, None::<Snapshot>), |(state, mut ticks, mut last)| async move {
         loop {
             ticks.tick().await;

@@ -232,7 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// most two seconds for the server's half of it.
     pub async fn close(mut self) {
         let _ = self.queue(engineio::DISCONNECT);
-        let _ = tokio::time::timeout(CLOSE_GRACE, self.ws.close()).await;
+        let _ = crate::timers::timeout(CLOSE_GRACE, self.ws.close()).await;
     }
 
     /// A ping arrived: restart the liveness window and queue the pong.
@@ -269,7 +269,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 tokio::select! {
                     biased;
                     message = self.ws.next() => message,
-                    () = tokio::time::sleep_until(deadline) => {
+                    () = crate::timers::sleep_until(deadline) => {
                         return Err(CytubeError::PingTimeout { after: self.liveness });
                     }
                 }
@@ -304,5 +304,5 @@ pub(crate) async fn within<T>(
     after: Duration,
     step: impl std::future::Future<Output = Result<T, CytubeError>>,
 ) -> Result<T, CytubeError> {
-    tokio::time::timeout(after, step).await.unwrap_or(Err(CytubeError::HandshakeTimeout { stage, after }))
+    crate::timers::timeout(after, step).await.unwrap_or(Err(CytubeError::HandshakeTimeout { stage, after }))
 }

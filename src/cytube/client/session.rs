@@ -113,7 +113,7 @@ impl<D: Dialer> Session<D> {
             match &mut self.state {
                 State::Finished => return None,
                 State::Waiting { at } => {
-                    tokio::time::sleep_until(*at).await;
+                    crate::timers::sleep_until(*at).await;
                     self.start_attempt();
                 }
                 State::Connecting { attempt, future } => {
