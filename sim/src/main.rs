@@ -156,6 +156,10 @@ struct RunArgs {
     /// Scenario and bus runs: draw the run (faults, verdicts, evidence) as one HTML page.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Bus runs: step turmoil every tick instead of passing quiet stretches in
+    /// one step. The run is the same (same trace hash), only slower: a check.
+    #[arg(long)]
+    every_tick: bool,
 }
 
 fn main() -> ExitCode {
@@ -211,7 +215,13 @@ fn run(args: RunArgs) -> Result<bool> {
         check_new_database_path(db)?;
     }
     let prepared = Prepared::load(path, mode)?;
-    let overrides = Overrides { seed: args.seed, mode: args.mode, protocol: args.protocol, delivery: args.delivery };
+    let overrides = Overrides {
+        seed: args.seed,
+        mode: args.mode,
+        protocol: args.protocol,
+        delivery: args.delivery,
+        every_tick: args.every_tick,
+    };
     let wall = std::time::Instant::now();
     let result = prepared.run_saving(overrides, args.db.as_deref());
     let wall = wall.elapsed();

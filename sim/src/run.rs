@@ -19,7 +19,7 @@ use crate::fault::{self, Fault, FaultSpec};
 use crate::invariants::{self, Observed, Verdict};
 use crate::scenario::{Mode, Scenario};
 use crate::standin::ChatStandIn;
-use crate::world::BusRun;
+use crate::world::{BusRun, Stepping};
 
 /// A scenario ready to run many seeds: its fixture is loaded once.
 pub struct Prepared {
@@ -36,6 +36,8 @@ pub struct Overrides {
     pub mode: Option<Mode>,
     pub protocol: Option<Protocol>,
     pub delivery: Option<Delivery>,
+    /// Step every tick instead of skipping quiet stretches (same run, slower).
+    pub every_tick: bool,
 }
 
 /// One run's result.
@@ -166,6 +168,7 @@ impl Prepared {
                     tick_ms: self.scenario.tick_ms,
                     trace: trace.clone(),
                     chat: self.scenario.chat,
+                    stepping: if overrides.every_tick { Stepping::EveryTick } else { Stepping::SkipQuiet },
                 };
                 let outcome = run.run();
                 let (report, chat) = match outcome.bot {

@@ -69,6 +69,21 @@ pub struct BusRun<'a> {
     pub tick_ms: u64,
     pub trace: Trace,
     pub chat: ChatMode,
+    pub stepping: Stepping,
+}
+
+/// How the driver moves the simulation through time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stepping {
+    /// Steps that nothing can happen in (no message lands, no timer is due,
+    /// no fault starts or ends, no host was woken) pass in one go: the same
+    /// run, trace and database as [`Stepping::EveryTick`], several times
+    /// faster (`sim/tests/stepping.rs` holds the two equal).
+    #[default]
+    SkipQuiet,
+    /// One turmoil step per tick, as turmoil itself runs: the reference the
+    /// quiet skipping is checked against.
+    EveryTick,
 }
 
 /// What the bot host hands back.
@@ -128,6 +143,8 @@ impl BusRun<'_> {
             .min_message_latency(Duration::ZERO)
             .max_message_latency(BASE_LATENCY)
             .simulation_duration(Duration::from_millis(self.fixture.end_ms().max(0) as u64) + SETTLE);
+        // Before any host runs: every timer they make is registered with it.
+        let timers = rosey::timers::Watch::install(turmoil::sim_elapsed);
         let mut sim = builder.build();
         // File storage outlives the bus host: a `restart_bus` bounces the host
         // and the stream, its ids and the consumer's position are still there.
@@ -167,8 +184,13 @@ impl BusRun<'_> {
         // thread-local generator: seeded here, even the bytes on the wire
         // repeat with the seed (every host runs on this thread).
         fastrand::seed(self.seed ^ 0x00c7_7be5);
-        let host_error = drive(&mut sim, self.faults).err();
+        let stepping = match self.stepping {
+            Stepping::SkipQuiet => Some(&timers),
+            Stepping::EveryTick => None,
+        };
+        let host_error = drive(&mut sim, self.faults, Duration::from_millis(self.tick_ms), stepping).err();
         drop(sim);
+        drop(timers);
         let store = Store::open(&db_path, unix_seconds(start)).ok();
         let bot = shared.bot.borrow_mut().take();
         let services = shared.services.borrow().clone();
@@ -189,8 +211,14 @@ fn failed(reason: String) -> BusOutcome {
     }
 }
 
-/// Steps the simulation, applying each network fault's start and end at its instant.
-fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
+/// Steps the simulation, applying each network fault's start and end at its
+/// instant; with `timers`, quiet stretches pass in one step.
+fn drive(
+    sim: &mut turmoil::Sim<'_>,
+    faults: &[Fault],
+    tick: Duration,
+    timers: Option<&rosey::timers::Watch>,
+) -> Result<(), String> {
     let mut transitions: Vec<(i64, usize, bool)> = Vec::new();
     for (index, fault) in faults.iter().enumerate() {
         let (from, until) = fault.window();
@@ -206,12 +234,42 @@ fn drive(sim: &mut turmoil::Sim<'_>, faults: &[Fault]) -> Result<(), String> {
             apply_fault_transition(sim, &faults[index], starts);
             next += 1;
         }
-        match sim.step() {
+        let quiet = match timers {
+            Some(timers) => quiet_steps(sim, timers, tick, transitions.get(next).map(|t| t.0)),
+            None => 0,
+        };
+        let stepped = if quiet > 0 { sim.step_quiet(quiet) } else { sim.step() };
+        match stepped {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(error) => return Err(error.to_string()),
         }
     }
+}
+
+/// How many steps from now nothing can happen in: before the next timer
+/// deadline, the next fault transition (applied at the first step boundary
+/// at or after its instant) and whatever turmoil itself sees coming.
+fn quiet_steps(
+    sim: &turmoil::Sim<'_>,
+    timers: &rosey::timers::Watch,
+    tick: Duration,
+    transition_ms: Option<i64>,
+) -> u64 {
+    let now = sim.elapsed();
+    let steps_until = |at: Duration, round_up: bool| -> u64 {
+        let ahead = at.saturating_sub(now).as_nanos();
+        let steps = if round_up { ahead.div_ceil(tick.as_nanos()) } else { ahead / tick.as_nanos() };
+        u64::try_from(steps).unwrap_or(u64::MAX)
+    };
+    let mut max = u64::MAX;
+    if let Some(due) = timers.next_due(now) {
+        max = max.min(steps_until(due, false));
+    }
+    if let Some(ms) = transition_ms {
+        max = max.min(steps_until(Duration::from_millis(ms.max(0) as u64), true));
+    }
+    sim.quiet_steps(max)
 }
 
 fn apply_fault_transition(sim: &mut turmoil::Sim<'_>, fault: &Fault, starts: bool) {
@@ -314,7 +372,7 @@ async fn service_host(plan: ServicePlan, shared: Rc<HostsShared>) -> turmoil::Re
             Protocol::Hardened => {
                 // `db` tries the lease first, `db2` next, ...: so a scenario's faults
                 // know which host they hit (the active one is `db` until it fails).
-                tokio::time::sleep(ELECTION_STAGGER * host_rank(&host)).await;
+                rosey::timers::sleep(ELECTION_STAGGER * host_rank(&host)).await;
                 serve_elected(transport, store, Leadership::default(), start_term, || None, Some(ready_tx), stopped)
                     .await
             }
@@ -420,11 +478,11 @@ impl BotPlan<'_> {
             settle_stream(bus).await;
             report.jetstream = bus.stream_stats();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(30), bus.transport().round_trip()).await;
+        let _ = rosey::timers::timeout(Duration::from_secs(30), bus.transport().round_trip()).await;
         shared.stop.send_replace(true);
         let mut done = shared.done.subscribe();
         let services = self.services;
-        let settled = tokio::time::timeout(Duration::from_secs(60), done.wait_for(|count| *count >= services)).await;
+        let settled = rosey::timers::timeout(Duration::from_secs(60), done.wait_for(|count| *count >= services)).await;
         trace.record(sim_now_ms(), "bot", TraceEvent::Settled { services_done: settled.is_ok() });
         let outbox = bus.outbox_stats();
         let dropped = link.dropped() + below.map_or(0, FaultyTransport::dropped);

@@ -9,7 +9,7 @@ use rosey::delivery::Delivery;
 use rosey::fixture::Fixture;
 use rosey::trace::Trace;
 use rosey_sim::chathost::ChatMode;
-use rosey_sim::world::BusRun;
+use rosey_sim::world::{BusRun, Stepping};
 
 /// The value of the sample line that starts with `series`.
 fn sample(text: &str, series: &str) -> Option<u64> {
@@ -30,6 +30,7 @@ fn evening_over_the_bus(delivery: Delivery) {
         tick_ms: 10,
         trace: Trace::new(false),
         chat: ChatMode::Standin,
+        stepping: Stepping::SkipQuiet,
     };
     let outcome = run.run();
     assert_eq!(outcome.host_error, None);
