@@ -1,9 +1,10 @@
 //! The bug zoo against the live stack (`rosey-sim live`): a real
 //! nats-server, the bot and the db-service on real sockets, each fault done
 //! for real (a proxy cuts, holds or slows a link, a db-service is killed and
-//! restarted, the server restarted). Each scenario gives the verdict it
-//! gives in the simulator: v0.5.0 fails the same invariant live, so the
-//! simulator's bug is a production bug, and the hardened protocol passes.
+//! restarted, the server restarted, the fake CyTube's server restarted).
+//! Each scenario gives the verdict it gives in the simulator: v0.5.0 fails
+//! the same invariant live, so the simulator's bug is a production bug, and
+//! the hardened protocol passes.
 //!
 //! Built with `--features live` (`bash .ci/run` runs it).
 
@@ -102,4 +103,65 @@ fn a_reconnect_says_a_line_twice_live() {
         live_failing.iter().all(|name| simulated_failing.contains(name)),
         "live fails {live_failing:?}, the simulator {simulated_failing:?}\n{report}"
     );
+}
+
+/// `chat_restart` live: the fake CyTube's server stopped (its ports closed,
+/// every socket dropped) and started again on the same ports. The hardened
+/// bot reconnects and re-joins, and every invariant holds, as in the
+/// simulator; the restart bit both ways.
+#[test]
+fn a_chat_server_restart_loses_nothing_live() {
+    let path = zoo("chat-restart");
+    let prepared = Prepared::load(&path, Mode::Bus).unwrap();
+    let simulated = prepared.run(Overrides::default()).unwrap();
+    let live = rosey_sim::live::run_live(&prepared, prepared.scenario.seed, 1.0).unwrap();
+    let report = rosey_sim::sweep::render_result(&live, &path);
+    assert!(simulated.passed && live.passed, "every invariant holds live too\n{report}");
+    for (run, how) in [(&simulated, "in the simulator"), (&live, "live")] {
+        let effect = &run.effects[0];
+        assert!(
+            effect.took_effect,
+            "the restart dropped the bot's chat connection {how}: {}\n{report}",
+            effect.evidence
+        );
+    }
+}
+
+/// A one-way partition through the live proxy stops one direction only:
+/// replies still come back while what the client sends waits, and arrives,
+/// in order, once the partition ends; a new connection is refused meanwhile.
+#[test]
+fn a_one_way_partition_stops_one_direction_of_the_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = rosey_sim::live::proxy::Proxy::start(upstream.local_addr().unwrap().port()).await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(("127.0.0.1", proxy.port)).await.unwrap();
+        let (mut server, _) = upstream.accept().await.unwrap();
+
+        proxy.set(|link| link.cut_up = true);
+        client.write_all(b"sent during the cut").await.unwrap();
+        server.write_all(b"reply").await.unwrap();
+        let mut reply = [0u8; 5];
+        let patience = std::time::Duration::from_secs(10);
+        rosey::timers::timeout(patience, client.read_exact(&mut reply))
+            .await
+            .expect("the other direction flows during the cut")
+            .unwrap();
+        assert_eq!(&reply, b"reply");
+
+        let mut refused = tokio::net::TcpStream::connect(("127.0.0.1", proxy.port)).await.unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(refused.read(&mut byte).await.unwrap_or(0), 0, "a new connection is closed at once");
+
+        proxy.set(|link| link.cut_up = false);
+        let mut held = [0u8; 19];
+        rosey::timers::timeout(patience, server.read_exact(&mut held))
+            .await
+            .expect("what waited arrives once the cut ends")
+            .unwrap();
+        assert_eq!(&held, b"sent during the cut", "what waited arrives once the cut ends");
+    });
 }

@@ -121,5 +121,5 @@ pub use control::FakeCytube;
 pub use listener::Listener;
 pub use memory::{memory_listener, MemoryConnector, MemoryListener, MemoryPorts};
 pub use payload::{ChatLine, ChatMeta};
-pub use server::FAKE_EPOCH_UNIX_MS;
+pub use server::{LocalServer, FAKE_EPOCH_UNIX_MS};
 pub use state::FakeStats;

@@ -49,17 +49,8 @@ impl FakeCytube {
     /// [`FakeCytube::start_local`] with its clock at `epoch_unix_ms` now
     /// (`rosey-sim live`: a replayed fixture's start).
     pub async fn start_local_at(config: FakeConfig, epoch_unix_ms: i64) -> io::Result<(FakeCytube, String)> {
-        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(epoch_unix_ms)));
-        let web = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let io = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let base = format!("http://127.0.0.1:{}", web.local_addr()?.port());
-        let server = fake.clone();
-        tokio::spawn(async move {
-            if let Err(error) = server.serve(web, io).await {
-                tracing::warn!(%error, "[CYTUBE] fake server stopped");
-            }
-        });
-        Ok((fake, base))
+        let server = LocalServer::start_at(config, epoch_unix_ms).await?;
+        Ok((server.fake.clone(), server.base_url()))
     }
 
     /// Starts the fake on in-memory pipes with tokio's clock, for tests
@@ -146,6 +137,74 @@ impl FakeCytube {
 pub const FAKE_EPOCH_UNIX_MS: i64 = 1_731_000_000_000;
 
 /// One request on the web port.
+/// The fake on loopback, on two ports that stay its own across a restart:
+/// `rosey-sim live` stops and starts it for `chat_restart`, as the real
+/// server's process is restarted.
+pub struct LocalServer {
+    pub fake: FakeCytube,
+    web_port: u16,
+    io_port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalServer {
+    /// Binds two free loopback ports and serves on them, with the fake's
+    /// clock at `epoch_unix_ms` now.
+    ///
+    /// # Errors
+    ///
+    /// When a port cannot be bound.
+    pub async fn start_at(config: FakeConfig, epoch_unix_ms: i64) -> io::Result<LocalServer> {
+        let fake = FakeCytube::new(config, Arc::new(TokioClock::new(epoch_unix_ms)));
+        let web = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let io = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let (web_port, io_port) = (web.local_addr()?.port(), io.local_addr()?.port());
+        let mut server = LocalServer { fake, web_port, io_port, task: None };
+        server.serve(web, io);
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:<web port>`, the channel URLs' base.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.web_port)
+    }
+
+    /// Stops as a crashed server stops: the ports closed, so a connect is
+    /// refused, and every connection dropped without a word. What the
+    /// channel keeps across a restart (its history) stays.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.fake.restart();
+    }
+
+    /// Serves again on the same two ports.
+    ///
+    /// # Errors
+    ///
+    /// When a port cannot be bound again.
+    pub async fn start_again(&mut self) -> io::Result<()> {
+        if self.task.is_some() {
+            return Ok(());
+        }
+        let web = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, self.web_port)).await?;
+        let io = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, self.io_port)).await?;
+        self.serve(web, io);
+        Ok(())
+    }
+
+    fn serve(&mut self, web: tokio::net::TcpListener, io: tokio::net::TcpListener) {
+        let server = self.fake.clone();
+        self.task = Some(tokio::spawn(async move {
+            if let Err(error) = server.serve(web, io).await {
+                tracing::warn!(%error, "[CYTUBE] fake server stopped");
+            }
+        }));
+    }
+}
+
 async fn serve_web<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: &Shared, host: &str, io_port: u16) {
     match http::read_head(&mut stream).await {
         Ok(Some(head)) => {

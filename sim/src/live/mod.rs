@@ -20,7 +20,14 @@
 //! With `chat = "cytube"` the bot joins the fake CyTube over real TCP and the
 //! fixture's users speak through it, in real time (`--speed 1`: the fake's
 //! limits and timers run on the wall clock); `chat_disconnect` and
-//! `chat_throttle` act in the fake. Not live yet: `chat_restart`.
+//! `chat_throttle` act in the fake, and `chat_restart` stops the fake's
+//! server (its ports closed, every connection dropped) and serves again on
+//! the same ports at the window's end.
+//!
+//! One difference in kind: a one-way partition drops what the simulator's
+//! network carries that way (turmoil has no retransmission), while through
+//! the proxy the bytes wait, as TCP keeps resending them, and arrive once the
+//! partition ends, if the connection is still there.
 
 pub mod proxy;
 
@@ -42,7 +49,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::chathost::{self, ChatMode, CytubeSource};
-use crate::cytube::{FakeConfig, FakeCytube};
+use crate::cytube::{FakeConfig, FakeCytube, LocalServer};
 use crate::error::{Result, SimError};
 use crate::fault::{db_host_names, Fault, FaultSpec};
 use crate::faulty_link::{DropScope, Drops, FaultyLink, FaultyTransport};
@@ -88,7 +95,7 @@ fn real(virtual_ms: i64, speed: f64) -> Duration {
 /// Runs `prepared` at `seed` against a live nats-server, `speed` times real time.
 ///
 /// # Errors
-/// No nats-server, a scenario this does not run live yet, or a failure to start a part.
+/// No nats-server, a CyTube scenario at a speed other than 1, or a failure to start a part.
 pub fn run_live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
     let scenario = &prepared.scenario;
     if scenario.chat == ChatMode::Cytube && speed != 1.0 {
@@ -96,9 +103,6 @@ pub fn run_live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult>
             "chat = \"cytube\" runs live at --speed 1 only (the fake CyTube's limits and timers run in real time)"
                 .into(),
         ));
-    }
-    if prepared.faults_for(seed).iter().any(|f| f.what == FaultSpec::ChatRestart) {
-        return Err(SimError::Usage("chat_restart does not run live yet (the simulator runs it)".into()));
     }
     if !(speed > 0.0 && speed <= 10.0) {
         return Err(SimError::Usage(format!("--speed must be above 0 and at most 10, not {speed}")));
@@ -129,6 +133,8 @@ struct Stack {
     services: RefCell<BTreeMap<String, ServiceTask>>,
     reports: RefCell<Vec<ServiceReport>>,
     errors: RefCell<Vec<String>>,
+    /// `chat = "cytube"`: the fake's server, stopped and started by `chat_restart`.
+    chat: RefCell<Option<LocalServer>>,
 }
 
 fn options(port: u16, name: &str) -> NatsOptions {
@@ -194,9 +200,17 @@ impl Stack {
     /// Applies a fault's start (`starts`) or end.
     async fn transition(self: &Rc<Self>, fault: &Fault, starts: bool) {
         match &fault.what {
-            FaultSpec::Partition { a, b, .. } => {
+            FaultSpec::Partition { a, b, oneway: false } => {
                 if let Some(proxy) = self.proxy(a, b) {
                     proxy.set(|s| s.partitioned = starts);
+                }
+            }
+            FaultSpec::Partition { a, b, oneway: true } => {
+                if let Some(proxy) = self.proxy(a, b) {
+                    // The proxies stand between a client host and the bus:
+                    // from the bus is down, from anyone else up.
+                    let toward_client = a == "bus";
+                    proxy.set(|s| if toward_client { s.cut_down = starts } else { s.cut_up = starts });
                 }
             }
             FaultSpec::Hold { a, b } => {
@@ -218,6 +232,16 @@ impl Stack {
             }
             FaultSpec::RestartBus if starts => self.server.borrow_mut().kill(),
             FaultSpec::RestartBus => self.server.borrow_mut().restart(),
+            FaultSpec::ChatRestart => {
+                // Taken out while it restarts, so no borrow spans the await.
+                let Some(mut chat) = self.chat.borrow_mut().take() else { return };
+                if starts {
+                    chat.stop().await;
+                } else if let Err(error) = chat.start_again().await {
+                    self.errors.borrow_mut().push(format!("the fake CyTube did not come back: {error}"));
+                }
+                *self.chat.borrow_mut() = Some(chat);
+            }
             _ => {}
         }
     }
@@ -273,6 +297,7 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
         services: RefCell::default(),
         reports: RefCell::default(),
         errors: RefCell::default(),
+        chat: RefCell::default(),
     });
 
     // The fake CyTube's clock starts at the fixture's start, now.
@@ -285,9 +310,11 @@ async fn live(prepared: &Prepared, seed: u64, speed: f64) -> Result<RunResult> {
                 chathost::BOT_PASSWORD,
                 chathost::BOT_RANK,
             );
-            let (fake, base) = FakeCytube::start_local_at(config, start)
+            let server = LocalServer::start_at(config, start)
                 .await
                 .map_err(|e| SimError::Usage(format!("cannot start the fake CyTube: {e}")))?;
+            let (fake, base) = (server.fake.clone(), server.base_url());
+            *stack.chat.borrow_mut() = Some(server);
             fake.seed_history(chathost::feeder::history_of(&fixture));
             ChatPlan::Cytube { fake, base }
         }

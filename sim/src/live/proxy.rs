@@ -2,7 +2,10 @@
 //! a scenario's network faults happen for real: a `partition` cuts every
 //! connection through it and refuses new ones, a `hold` stops forwarding
 //! (the bytes wait, as in a stalled network) until released, a `latency`
-//! delays every chunk.
+//! delays every chunk. A one-way partition stops one direction only: what
+//! is sent that way waits, as TCP keeps resending it until the path heals,
+//! while the other way flows; new connections are refused, since a
+//! handshake needs both ways.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +21,34 @@ pub struct LinkState {
     pub partitioned: bool,
     pub held: bool,
     pub latency_ms: u64,
+    /// One-way partitions: client to nats-server, and back.
+    pub cut_up: bool,
+    pub cut_down: bool,
+}
+
+/// Which way a pump copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the client host to nats-server.
+    Up,
+    /// From nats-server to the client host.
+    Down,
+}
+
+impl LinkState {
+    /// Whether bytes going `direction` wait.
+    fn stalls(&self, direction: Direction) -> bool {
+        self.held
+            || match direction {
+                Direction::Up => self.cut_up,
+                Direction::Down => self.cut_down,
+            }
+    }
+
+    /// Whether a new connection is refused.
+    fn refuses(&self) -> bool {
+        self.partitioned || self.cut_up || self.cut_down
+    }
 }
 
 /// A running proxy: its port, and the knob that sets its link's state.
@@ -41,15 +72,15 @@ impl Proxy {
         let tracked = connections.clone();
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                if watcher.borrow().partitioned {
+                if watcher.borrow().refuses() {
                     drop(client);
                     continue;
                 }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)).await else { continue };
                 let (c_read, c_write) = client.into_split();
                 let (s_read, s_write) = server.into_split();
-                let up = tokio::spawn(pump(c_read, s_write, watcher.clone()));
-                let down = tokio::spawn(pump(s_read, c_write, watcher.clone()));
+                let up = tokio::spawn(pump(c_read, s_write, watcher.clone(), Direction::Up));
+                let down = tokio::spawn(pump(s_read, c_write, watcher.clone(), Direction::Down));
                 let mut list = tracked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 list.retain(|handle| !handle.is_finished());
                 list.extend([up, down]);
@@ -79,11 +110,12 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` to `to` chunk by chunk, as the link's state allows.
+/// Copies `from` to `to` chunk by chunk (going `direction`), as the link's state allows.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
+    direction: Direction,
 ) {
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -91,8 +123,8 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        // A hold keeps the bytes until it is released.
-        if state.wait_for(|s| !s.held).await.is_err() {
+        // A hold, or a one-way cut this way, keeps the bytes until it ends.
+        if state.wait_for(|s| !s.stalls(direction)).await.is_err() {
             break;
         }
         let latency = state.borrow().latency_ms;
