@@ -105,7 +105,6 @@ impl Wake for Forward {
     }
 }
 
-#[derive(Clone)]
 struct WakeWatch {
     forward: Arc<Forward>,
     waker: Waker,
@@ -124,7 +123,7 @@ impl WakeWatch {
     }
 
     /// The forwarding waker, pointed at `target` (the same `block_on` waker
-    /// tick after tick, so this rarely locks).
+    /// tick after tick, so it is rarely replaced).
     fn wrap(&self, target: &Waker) -> &Waker {
         let mut current = self.forward.target.lock().expect("waker lock");
         if !current.as_ref().is_some_and(|w| w.will_wake(target)) {
