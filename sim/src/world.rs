@@ -11,7 +11,9 @@
 //! waits for them to drain and commit. The driver steps the simulation itself
 //! and applies the network faults (partition, hold, latency, crash, restart)
 //! at their instants; the others are read from the schedule by the component
-//! they act on.
+//! they act on. Stretches in which nothing can happen (no message lands, no
+//! registered timer is due, no fault starts or ends) pass in one step
+//! ([`Stepping`]), the run unchanged.
 //!
 //! With `chat = "cytube"` two more hosts join ([`crate::chathost`]): `chat`
 //! (the fake CyTube server; `chat_restart` crashes and bounces it) and
