@@ -27,7 +27,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rosey::contract::{Command, RecentChatGet, Reply, Request};
 use rosey::delivery::DEFAULT_ACK_WINDOW;
 use rosey::link::{BusLink, DbLink, Outbox};
@@ -37,14 +37,6 @@ use rosey_sim::nats_server::NatsServer;
 
 /// How long the proof of a batch may take.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn batch_size() -> u64 {
-    if bench_mode() {
-        5_000
-    } else {
-        500
-    }
-}
 
 /// How a batch is proved committed.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -89,13 +81,7 @@ async fn batches<L: DbLink>(feed: &mut Feed, link: &L, iters: u64, lines: u64, c
 
 fn end_to_end(c: &mut Criterion) {
     let lines = batch_size();
-    let mut group = c.benchmark_group("end_to_end");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .throughput(Throughput::Elements(lines));
+    let mut group = batch_group(c, "end_to_end", lines);
     let runtime = runtime();
     let dir = tempfile::tempdir().expect("a temp folder");
 

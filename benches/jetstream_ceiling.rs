@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, context::PublishAckFuture, stream};
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use futures::StreamExt;
 use rosey_sim::nats_server::NatsServer;
 
@@ -41,14 +41,6 @@ const ACK_ALL_EVERY: u64 = 200;
 /// A chat line's payload, the size rosey's `rosey.db.message.log` carries.
 const PAYLOAD: &[u8] =
     br#"{"at_ms":1731096106066,"message":"that drum fill at the end, every time","username":"Kaede_"}"#;
-
-fn batch_size() -> u64 {
-    if bench_mode() {
-        5_000
-    } else {
-        500
-    }
-}
 
 /// How each message is published.
 #[derive(Clone, Copy)]
@@ -107,13 +99,7 @@ async fn publisher(url: &str, stream_name: &str, subject: &str) -> Publisher {
 
 fn jetstream_ceiling(c: &mut Criterion) {
     let lines = batch_size();
-    let mut group = c.benchmark_group("jetstream_ceiling");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .throughput(Throughput::Elements(lines));
+    let mut group = batch_group(c, "jetstream_ceiling", lines);
     let runtime = runtime();
     let store = tempfile::tempdir().expect("a temp folder for the JetStream store");
     let server = NatsServer::start_jetstream(store.path());

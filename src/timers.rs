@@ -15,7 +15,7 @@
 //! (`clippy.toml`); turmoil's quiet step also fails a run in which a host
 //! wakes unannounced, rather than let it differ from stepping tick by tick.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -43,7 +43,7 @@ struct Deadlines {
     due: RefCell<BTreeMap<Duration, usize>>,
     /// Timers made where simulated time could not be read: while any is
     /// live, everything counts as due now.
-    unplaced: RefCell<usize>,
+    unplaced: Cell<usize>,
 }
 
 /// Registers this thread's timers while it lives: the simulator's view of
@@ -61,7 +61,7 @@ impl Watch {
             id: NEXT_WATCH.fetch_add(1, Ordering::Relaxed),
             now: Box::new(now),
             due: RefCell::new(BTreeMap::new()),
-            unplaced: RefCell::new(0),
+            unplaced: Cell::new(0),
         });
         WATCHED.with(|watched| *watched.borrow_mut() = Some(deadlines.clone()));
         Watch { deadlines }
@@ -73,7 +73,7 @@ impl Watch {
     /// step that fired it ran its task (or will, if it fired exactly at a
     /// step's end, which is why `from` itself counts).
     pub fn next_due(&self, from: Duration) -> Option<Duration> {
-        if *self.deadlines.unplaced.borrow() > 0 {
+        if self.deadlines.unplaced.get() > 0 {
             return Some(from);
         }
         self.deadlines.due.borrow().range(from..).next().map(|(at, _)| *at)
@@ -111,7 +111,7 @@ impl Registered {
             let at = (deadlines.now)().map(|now| now + fires_after(deadline.saturating_duration_since(Instant::now())));
             match at {
                 Some(at) => *deadlines.due.borrow_mut().entry(at).or_insert(0) += 1,
-                None => *deadlines.unplaced.borrow_mut() += 1,
+                None => deadlines.unplaced.set(deadlines.unplaced.get() + 1),
             }
             Some(Registered { watch: deadlines.id, at })
         })
@@ -143,7 +143,7 @@ impl Drop for Registered {
                         }
                     }
                 }
-                None => *deadlines.unplaced.borrow_mut() -= 1,
+                None => deadlines.unplaced.set(deadlines.unplaced.get() - 1),
             }
         });
     }
@@ -255,7 +255,6 @@ impl Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
 
     thread_local! {
         /// Whether the test stands outside any host (no simulated time).

@@ -29,7 +29,7 @@ pub use feed::{bot_cost, send_all, Drain, Feed, Kind, Step, KINDS};
 pub use live::{live_echo, live_flood, live_jetstream_service, live_postgres_service, live_service, Worker};
 pub use percentiles::{criterion_home, write_percentiles, Samples};
 pub use setup::{
-    bench_mode, direct_link, flood_line, nats_connect, nats_options, runtime, sim_options, wal_store, CHANNEL_USERS,
-    CHUNK, ECHO_SUBJECT, T0_MS,
+    batch_group, batch_size, bench_mode, direct_link, flood_line, nats_connect, nats_options, runtime, sim_options,
+    wal_store, CHANNEL_USERS, CHUNK, ECHO_SUBJECT, T0_MS,
 };
 pub use sim::{sim_db_host, sim_flood_host, sim_wait_for_service, HostResult, Jobs, SimRig};

@@ -26,6 +26,32 @@ pub fn bench_mode() -> bool {
     std::env::args().any(|arg| arg == "--bench")
 }
 
+/// Chat lines per measured batch: 5,000 under `cargo bench`, 500 as a smoke test.
+pub fn batch_size() -> u64 {
+    if bench_mode() {
+        5_000
+    } else {
+        500
+    }
+}
+
+/// A group whose iteration is a batch of `lines` events (its throughput):
+/// flat sampling, 10 samples, 1 s warm-up, 4 s measured.
+pub fn batch_group<'a>(
+    c: &'a mut criterion::Criterion,
+    name: &str,
+    lines: u64,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(4))
+        .throughput(criterion::Throughput::Elements(lines));
+    group
+}
+
 /// One current-thread runtime, as the `rosey` binary runs.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
